@@ -1,0 +1,1 @@
+"""CIFAR-100 raw-data sources: label metadata, the archive format, download, synthetic data."""

@@ -1,0 +1,346 @@
+"""The training engine shared by every pipeline.
+
+``fit_model`` turns a recipe into a trained model:
+
+- input: tf.data from the uint8 arrays (shuffle, batch, prefetch); labels stay integers
+  unless the recipe's loss needs one-hot (categorical cross-entropy, label smoothing);
+- model: ``uint8 image → Normalization (train-split statistics) → augmentation (Keras
+  preprocessing layers, active in training only) → builder body``, so a saved model takes
+  raw images and there is no train/serve skew;
+- optimiser, learning-rate schedule and callbacks from the recipe, built inside the
+  configured ``tf.distribute`` strategy, with XLA when the device settings ask for it;
+- resumable: BackupAndRestore keeps the last finished epoch under the work folder, and the
+  per-epoch history is appended to a CSV there, so an interrupted run continues where it
+  stopped with its whole history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from cifar100_kedro.models.registry import build_model
+from cifar100_kedro.training import device
+from cifar100_kedro.training.recipe import AUGMENTATIONS, RecipeError, validate_train_params
+from cifar100_kedro.training.schedules import make_learning_rate
+
+logger = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+
+
+# ----------------------------------------------------------------------------- input
+def labels_for(split: dict[str, np.ndarray], label_mode: str) -> np.ndarray:
+    """The integer labels of ``split`` for ``label_mode`` (``fine`` or ``coarse``)."""
+    return split[label_mode]
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    num_classes: int,
+    one_hot: bool = False,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A batched, prefetched tf.data pipeline over uint8 images and integer labels."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if one_hot:
+        dataset = dataset.map(
+            lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------- model
+def preprocessing_layers(normalization: str, stats: dict[str, Any] | None) -> list[keras.layers.Layer]:
+    """Cast and normalise uint8 images in the graph, as the recipe's ``normalization`` says.
+
+    ``standardize``: per-channel (x - mean) / std from the training split; ``center``:
+    x - mean (Keras' featurewise centring, paper 001); ``rescale``: x / 255 (papers 002, 004);
+    ``none``: raw 0-255 floats.
+    """
+    # Rescaling casts the uint8 input to the compute dtype.
+    if normalization == "rescale":
+        return [keras.layers.Rescaling(1.0 / 255, name="rescale")]
+    cast = keras.layers.Rescaling(1.0, name="to_float")
+    if normalization == "none":
+        return [cast]
+    if not stats or "mean" not in stats:
+        raise RecipeError(f"normalization '{normalization}' needs the training split's statistics")
+    mean = np.asarray(stats["mean"], dtype=np.float32)
+    variance = (
+        np.square(np.asarray(stats["std"], dtype=np.float32))
+        if normalization == "standardize"
+        else np.ones_like(mean)
+    )
+    return [cast, keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name=normalization)]
+
+
+def augmentation_layers(steps: list[dict[str, Any]] | None, seed: int, where: str = "train") -> list[keras.layers.Layer]:
+    """Keras preprocessing layers for the recipe's ``augmentation`` list (training only)."""
+    layers = []
+    for index, step in enumerate(steps or []):
+        kwargs = {k: v for k, v in step.items() if k != "name"}
+        layer_cls = getattr(keras.layers, AUGMENTATIONS[step["name"]])
+        if step["name"] != "random_crop":
+            kwargs.setdefault("seed", seed + index)
+        try:
+            layers.append(layer_cls(**kwargs, name=f"augment_{index}_{step['name']}"))
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"parameter '{where}.augmentation[{index}]': {exc}") from None
+    return layers
+
+
+def assemble_model(
+    body: keras.Model,
+    normalization: str,
+    stats: dict[str, Any] | None,
+    augmentation: list[dict[str, Any]] | None = None,
+    seed: int = 0,
+    input_shape: tuple[int, int, int] = (32, 32, 3),
+    name: str | None = None,
+) -> keras.Model:
+    """``uint8 image → preprocessing → augmentation → body`` as one saveable model."""
+    inputs = keras.Input(shape=input_shape, dtype="uint8", name="image")
+    x = inputs
+    for layer in preprocessing_layers(normalization, stats):
+        x = layer(x)
+    augment = augmentation_layers(augmentation, seed)
+    if augment:
+        x = keras.Sequential(augment, name="augmentation")(x)
+    outputs = body(x)
+    if device.current().precision != "float32":
+        # Softmax outputs in float32 under mixed precision, as the Keras guide advises.
+        outputs = keras.layers.Activation("linear", dtype="float32", name="probabilities")(outputs)
+    return keras.Model(inputs, outputs, name=name or body.name)
+
+
+def make_optimizer(optimizer: dict[str, Any], learning_rate, where: str) -> keras.optimizers.Optimizer:
+    """A Keras optimiser from ``{name, learning_rate, <keras arguments>}``."""
+    kwargs = {k: v for k, v in optimizer.items() if k not in ("name", "learning_rate", "decay")}
+    try:
+        return keras.optimizers.get({"class_name": optimizer["name"], "config": {"learning_rate": learning_rate, **kwargs}})
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"parameter '{where}.optimizer': {exc}") from None
+
+
+# ----------------------------------------------------------------------------- callbacks
+class EpochRecorder(keras.callbacks.Callback):
+    """Appends each finished epoch to a CSV (kept across resumes) and logs time and ETA."""
+
+    def __init__(self, path: Path, epochs: int, architecture: str) -> None:
+        super().__init__()
+        self.path, self.epochs, self.architecture = path, epochs, architecture
+        self._started = 0.0
+        self._durations: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = time.perf_counter() - self._started
+        self._durations.append(seconds)
+        lr = self.model.optimizer.learning_rate
+        row = {
+            "epoch": epoch + 1,
+            **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:5] if k in logs},
+            "learning_rate": float(keras.ops.convert_to_numpy(lr)),
+            "seconds": seconds,
+        }
+        frame = pd.DataFrame([row])
+        frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
+        eta = np.mean(self._durations) * (self.epochs - epoch - 1)
+        logger.info(
+            "[%s] epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.1fs  ETA %s",
+            self.architecture, epoch + 1, self.epochs,
+            row.get("loss", math.nan), row.get("accuracy", math.nan),
+            row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
+            seconds, time.strftime("%H:%M:%S", time.gmtime(eta)),
+        )
+
+
+def make_callbacks(settings: dict[str, Any] | None, work_dir: Path, where: str) -> list[keras.callbacks.Callback]:
+    """Keras callbacks from the recipe's ``callbacks`` mapping (``true`` = Keras defaults)."""
+    callbacks: list[keras.callbacks.Callback] = []
+    for name, options in (settings or {}).items():
+        if options is False or options is None:
+            continue
+        options = {} if options is True else dict(options)
+        try:
+            if name == "early_stopping":
+                callbacks.append(keras.callbacks.EarlyStopping(**options))
+            elif name == "reduce_lr_on_plateau":
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(**options))
+            elif name == "terminate_on_nan":
+                callbacks.append(keras.callbacks.TerminateOnNaN())
+            elif name == "model_checkpoint":
+                options.setdefault("monitor", "val_loss")
+                callbacks.append(
+                    keras.callbacks.ModelCheckpoint(
+                        str(work_dir / "best.keras"), save_best_only=True, **options
+                    )
+                )
+            elif name == "backup_and_restore":
+                callbacks.append(keras.callbacks.BackupAndRestore(str(work_dir / "backup"), **options))
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"parameter '{where}.callbacks.{name}': {exc}") from None
+    return callbacks
+
+
+# ----------------------------------------------------------------------------- fit
+def _best_epoch(history: pd.DataFrame, monitor: str) -> int:
+    if monitor not in history or history[monitor].isna().all():
+        return int(history["epoch"].iloc[-1])
+    values = history[monitor]
+    index = values.idxmax() if "acc" in monitor else values.idxmin()
+    return int(history.loc[index, "epoch"])
+
+
+def count_params(weights) -> int:
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
+def _epochs_for_budget(
+    model_factory, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, steps_per_epoch: int, budget_minutes: float
+) -> int:
+    """Epochs that fit ``budget_minutes``, from a timed warm-up on a throw-away copy."""
+    probe = model_factory(total_steps=steps_per_epoch)
+    warm_steps = max(2, min(steps_per_epoch, 10))
+    probe.fit(train_ds.take(2), epochs=1, verbose=0)  # compile and trace
+    started = time.perf_counter()
+    probe.fit(train_ds.take(warm_steps), epochs=1, verbose=0)
+    per_step = (time.perf_counter() - started) / warm_steps
+    started = time.perf_counter()
+    probe.evaluate(val_ds, verbose=0)
+    per_eval = time.perf_counter() - started
+    per_epoch = per_step * steps_per_epoch + per_eval
+    epochs = max(1, int(budget_minutes * 60 / per_epoch))
+    logger.info(
+        "time budget %.1f min: %.3fs/step, %.1fs/epoch incl. validation → %d epochs",
+        budget_minutes, per_step, per_epoch, epochs,
+    )
+    del probe
+    return epochs
+
+
+def fit_model(
+    train: dict[str, np.ndarray],
+    validation: dict[str, np.ndarray],
+    normalization_stats: dict[str, Any] | None,
+    model_params: dict[str, Any],
+    train_params: dict[str, Any],
+    *,
+    architecture: str,
+    work_dir: str | Path,
+) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
+    """Build and train one architecture; return the model, its history and a summary."""
+    where = f"{architecture}.train"
+    validate_train_params(train_params, where)
+    label_mode = train_params.get("label_mode", "fine")
+    batch_size = train_params["batch_size"]
+    y_train, y_val = labels_for(train, label_mode), labels_for(validation, label_mode)
+    if batch_size > len(y_train):
+        raise RecipeError(
+            f"parameter '{where}.batch_size'={batch_size} is larger than the {len(y_train)} training images"
+        )
+    num_classes = int(train_params.get("num_classes") or max(y_train.max(), y_val.max()) + 1)
+    loss_name = train_params.get("loss", "sparse_categorical_crossentropy")
+    smoothing = float(train_params.get("label_smoothing", 0.0))
+    one_hot = loss_name == "categorical_crossentropy" or smoothing > 0
+    seed = int(train_params.get("seed", device.current().seed))
+    keras.utils.set_random_seed(seed)
+
+    work_dir = Path(work_dir)
+    resuming = (work_dir / "backup").exists() and any((work_dir / "backup").iterdir())
+    if not resuming and work_dir.exists():
+        shutil.rmtree(work_dir)  # a finished or abandoned earlier run: start clean
+    work_dir.mkdir(parents=True, exist_ok=True)
+    history_path = work_dir / "history.csv"
+
+    train_ds = make_dataset(train["images"], y_train, batch_size, num_classes=num_classes, one_hot=one_hot, shuffle=True, seed=seed)
+    val_ds = make_dataset(validation["images"], y_val, batch_size, num_classes=num_classes, one_hot=one_hot)
+    steps_per_epoch = math.ceil(len(y_train) / batch_size)
+    input_shape = tuple(train["images"].shape[1:])
+    hyper = {k: v for k, v in model_params.items() if k != "builder"}
+    strategy = device.get_strategy()
+
+    def model_factory(total_steps: int) -> keras.Model:
+        with strategy.scope():
+            body = build_model(model_params["builder"], num_classes=num_classes, input_shape=input_shape, **hyper)
+            model = assemble_model(
+                body, train_params.get("normalization", "standardize"), normalization_stats,
+                train_params.get("augmentation"), seed=seed, input_shape=input_shape, name=architecture,
+            )
+            lr = make_learning_rate(train_params["optimizer"], train_params.get("schedule"), total_steps, where)
+            if one_hot:
+                loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+                top5 = keras.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5_accuracy")
+            else:
+                loss = keras.losses.SparseCategoricalCrossentropy()
+                top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5_accuracy")
+            model.compile(
+                optimizer=make_optimizer(train_params["optimizer"], lr, where),
+                loss=loss,
+                metrics=["accuracy", top5],
+                jit_compile=device.current().xla,
+            )
+        return model
+
+    epochs = train_params.get("epochs")
+    if train_params.get("time_budget_minutes"):
+        epochs = _epochs_for_budget(model_factory, train_ds, val_ds, steps_per_epoch, train_params["time_budget_minutes"])
+        keras.utils.set_random_seed(seed)
+    model = model_factory(total_steps=steps_per_epoch * epochs)
+    callbacks = make_callbacks(train_params.get("callbacks"), work_dir, where)
+    callbacks.append(EpochRecorder(history_path, epochs, architecture))
+    logger.info(
+        "[%s] training %s: %d images, %d classes (%s), batch %d, %d epochs, %s parameters%s",
+        architecture, model_params["builder"], len(y_train), num_classes, label_mode, batch_size,
+        epochs, f"{model.count_params():,}", " (resuming)" if resuming else "",
+    )
+    started = time.perf_counter()
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=int(train_params.get("verbose", 2)),
+    )
+    seconds = time.perf_counter() - started
+    history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+    history = history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+    monitor = ((train_params.get("callbacks") or {}).get("early_stopping") or {})
+    monitor = monitor.get("monitor", "val_loss") if isinstance(monitor, dict) else "val_loss"
+    summary = {
+        "architecture": architecture,
+        "builder": model_params["builder"],
+        "label_mode": label_mode,
+        "num_classes": num_classes,
+        "epochs_requested": int(epochs),
+        "epochs_run": int(len(history)),
+        "best_epoch": _best_epoch(history, monitor) if len(history) else 0,
+        # Epoch times from the history, so a resumed run counts the time before the interruption.
+        "training_seconds": float(history["seconds"].sum()) if len(history) else seconds,
+        "trainable_params": count_params(model.trainable_weights),
+        "total_params": int(model.count_params()),
+        "batch_size": batch_size,
+        "train_images": int(len(y_train)),
+        "images_per_second": float(len(y_train) * len(history) / max(history["seconds"].sum(), 1e-9)) if len(history) else 0.0,
+    }
+    return model, history, summary
