@@ -10,7 +10,6 @@ trivial.
 
 from __future__ import annotations
 
-import colorsys
 import os
 from pathlib import Path
 
@@ -28,14 +27,19 @@ IMAGE_SIZE = 32
 
 
 def _palette(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Background colour per superclass and foreground colour per class (0-255 RGB)."""
+    """Background colour per superclass and foreground colour per class (0-255 RGB).
+
+    Backgrounds are 20 well-separated points of a 3-level RGB grid (the superclass trait);
+    each class has its own random foreground colour.
+    """
     rng = np.random.default_rng(seed)
-    backgrounds = np.array(
-        [colorsys.hsv_to_rgb(i / 20.0, 0.55 + 0.3 * (i % 2), 0.45 + 0.1 * (i % 3)) for i in range(20)]
-    )
-    foregrounds = np.clip(
-        1.0 - backgrounds[FINE_TO_COARSE] + rng.uniform(-0.15, 0.15, size=(100, 3)), 0.0, 1.0
-    )
+    levels = (0.15, 0.5, 0.85)
+    grid = [(r, g, b) for r in levels for g in levels for b in levels]
+    # Drop the greys (equal channels) and the most central colours: 20 distinct hues remain.
+    grid = [c for c in grid if len(set(c)) > 1]
+    grid.sort(key=lambda c: -np.ptp(c))
+    backgrounds = np.array(grid[:20])
+    foregrounds = rng.uniform(0.05, 0.95, size=(100, 3))
     return backgrounds * 255.0, foregrounds * 255.0
 
 
@@ -59,7 +63,8 @@ def _pattern_masks(pattern: int, frequency: float, count: int, rng: np.random.Ge
     else:
         centre = IMAGE_SIZE / 2
         wave = np.sin(omega * np.hypot(x - centre, y - centre) + phase)
-    return 1.0 / (1.0 + np.exp(-4.0 * wave))
+    # Shifted so the pattern covers about a third of the image: the background dominates.
+    return 1.0 / (1.0 + np.exp(-6.0 * (wave - 0.4)))
 
 
 def _class_images(
@@ -75,10 +80,10 @@ def _class_images(
     pattern = SUPERCLASSES[COARSE_LABEL_NAMES[coarse]].index(FINE_LABEL_NAMES[fine_label])
     frequency = 2.0 + (coarse % 4)
     mask = _pattern_masks(pattern, frequency, count, rng)[..., None]
-    jitter = rng.normal(0, 18, size=(count, 1, 1, 3)).astype(np.float32)
+    jitter = rng.normal(0, 10, size=(count, 1, 1, 3)).astype(np.float32)
     background = backgrounds[coarse].astype(np.float32) + jitter
     foreground = foregrounds[fine_label].astype(np.float32) + jitter
-    brightness = rng.uniform(0.75, 1.25, size=(count, 1, 1, 1)).astype(np.float32)
+    brightness = rng.uniform(0.85, 1.15, size=(count, 1, 1, 1)).astype(np.float32)
     images = (background * (1 - mask) + foreground * mask) * brightness
     images += rng.normal(0, noise, size=images.shape).astype(np.float32)
     return np.clip(images, 0, 255).astype(np.uint8)

@@ -70,7 +70,13 @@ class CIFAR100ArchiveDataset(AbstractDataset[None, dict[str, Any]]):
             wanted = json.dumps(self._synthetic, sort_keys=True)
             if not (self._filepath.is_file() and stamp.is_file() and stamp.read_text() == wanted):
                 logger.info("Generating synthetic CIFAR-100 archive %s (%s)", self._filepath, wanted)
-                write_synthetic_archive(self._filepath, **self._synthetic)
+                try:
+                    write_synthetic_archive(self._filepath, **self._synthetic)
+                except TypeError as exc:
+                    raise DatasetError(
+                        f"{self._filepath}: bad 'synthetic' options {wanted} ({exc}); allowed: "
+                        "train_images_per_class, test_images_per_class, seed, noise"
+                    ) from None
                 stamp.write_text(wanted)
             return self._filepath
         if not self._filepath.is_file():
@@ -94,4 +100,7 @@ class CIFAR100ArchiveDataset(AbstractDataset[None, dict[str, Any]]):
         return self._filepath.is_file()
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "source": self._source, "url": self._url}
+        described = {"filepath": str(self._filepath), "source": self._source}
+        if self._source == "download":
+            described["url"] = self._url
+        return described
