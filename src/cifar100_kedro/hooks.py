@@ -12,6 +12,10 @@ from cifar100_kedro.training.recipe import validate_model_params, validate_train
 logger = logging.getLogger(__name__)
 
 
+def _uses_keras(dataset: str) -> bool:
+    return dataset.endswith((".model", ".train", "params:device"))
+
+
 class DeviceHooks:
     """Applies the ``device`` parameters before the pipeline runs and checks every recipe
     the pipeline will use, so a bad parameter fails before any training starts."""
@@ -21,7 +25,10 @@ class DeviceHooks:
         from cifar100_kedro.training.device import configure_device
 
         params = catalog.load("parameters") if "parameters" in catalog else {}
-        configure_device(params.get("device"))
+        # Only runs that build or load Keras models pay for importing TensorFlow
+        # (data_processing alone stays light).
+        if any(_uses_keras(name) for name in pipeline.datasets()):
+            configure_device(params.get("device"))
         # Every `params:<namespace>.train` / `.model` the pipeline consumes.
         for dataset in sorted(pipeline.inputs()):
             if not dataset.startswith("params:"):
