@@ -1,9 +1,16 @@
-"""Project settings (Kedro defaults except for the hooks and config patterns below)."""
+"""Project settings (Kedro defaults except for the hooks and config options below)."""
 
 from cifar100_kedro.hooks import DeviceHooks
+from cifar100_kedro.tracking import MlflowTrackingHooks
 
-# Configure TensorFlow (devices, precision, threads, seed, strategy) once per run.
-HOOKS = (DeviceHooks(),)
+# TensorFlow device settings and recipe checks once per run; MLflow tracking only where the
+# environment has an mlflow.yml (conf/mlflow).
+HOOKS = (DeviceHooks(), MlflowTrackingHooks())
+
+# kedro-mlflow registers its hook on install and would track every run (and, without an
+# mlflow.yml, fail on MLflow 3.17's refusal of ./mlruns); MlflowTrackingHooks drives it only
+# where conf asks for tracking. pluggy knows the plugin by its distribution name.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
