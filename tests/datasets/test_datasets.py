@@ -92,3 +92,21 @@ def test_download_source_serves_a_generated_archive_from_localhost(tmp_path):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_keras_model_dataset_round_trips_a_model_with_shear_augmentation(tmp_path):
+    """Keras' own RandomShear cannot be reloaded (3.15); the project's layer can."""
+    import keras
+
+    from cifar100_kedro.datasets import KerasModelDataset
+    from cifar100_kedro.training.engine import assemble_model
+
+    body = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    model = assemble_model(body, "rescale", None, [{"name": "random_shear", "x_factor": 0.2, "y_factor": 0.0}])
+    images = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    dataset = KerasModelDataset(filepath=str(tmp_path / "model.keras"))
+    dataset.save(model)
+    loaded = dataset.load()
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5)
+    shear = loaded.get_layer("augmentation").layers[0]
+    assert type(shear).__name__ == "SymmetricRandomShear" and shear.get_config()["x_factor"] == 0.2

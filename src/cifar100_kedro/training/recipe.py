@@ -25,7 +25,7 @@ AUGMENTATIONS = {
     "random_translation": "RandomTranslation",
     "random_zoom": "RandomZoom",
     "random_rotation": "RandomRotation",
-    "random_shear": "RandomShear",
+    "random_shear": "SymmetricRandomShear",  # training/layers.py: Keras' own cannot be reloaded
     "random_crop": "RandomCrop",
     "random_contrast": "RandomContrast",
     "random_brightness": "RandomBrightness",
@@ -62,6 +62,8 @@ def validate_train_params(train: dict[str, Any], where: str = "train") -> None:
     smoothing = train.get("label_smoothing", 0.0)
     if not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
         _fail(where, "label_smoothing", f"must be in [0, 1), got {smoothing!r}")
+    if not isinstance(train.get("tta", False), bool):
+        _fail(where, "tta", f"must be true or false (flip test-time augmentation), got {train.get('tta')!r}")
     optimizer = train.get("optimizer")
     if not isinstance(optimizer, dict) or "name" not in optimizer:
         _fail(where, "optimizer", "must be a mapping with a 'name'")

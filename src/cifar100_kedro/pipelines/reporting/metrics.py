@@ -1,0 +1,407 @@
+"""Test-set predictions and the metrics computed from them.
+
+Everything here is a pure function over arrays (``probabilities`` float N×C, integer
+``labels`` of length N, class names passed in), except :func:`predict_test_set`, the one node
+that runs a model. No function assumes 100 classes: a 20-class coarse model or a 5-class fish
+model goes through the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    log_loss,
+    top_k_accuracy_score,
+)
+
+logger = logging.getLogger(__name__)
+
+LABEL_MODES = ("fine", "coarse")
+# Rows of a softmax output sum to 1 up to float32 rounding; anything further off is not a
+# probability vector (logits, a wrong model head, a corrupted file).
+_ROW_SUM_TOLERANCE = 1e-3
+
+
+# ------------------------------------------------------------------ validation
+def validate_predictions(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    name: str,
+    label_kind: str = "test",
+) -> None:
+    """Fail with a clear message unless ``probabilities`` (N×C) fits ``labels`` (N,) and C classes.
+
+    The message names both shapes, e.g. ``predictions for 'khanna_vgg_cnn' have shape
+    (500, 100) but test labels have shape (400,)``.
+    """
+    probabilities = np.asarray(probabilities)
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{label_kind} labels for {name!r} must be one-dimensional, got shape {labels.shape}"
+        )
+    if probabilities.ndim != 2:
+        raise ValueError(
+            f"predictions for {name!r} must be a 2-D array (samples × classes) but have shape "
+            f"{probabilities.shape}; {label_kind} labels have shape {labels.shape}"
+        )
+    if probabilities.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"predictions for {name!r} have shape {probabilities.shape} but {label_kind} labels "
+            f"have shape {labels.shape}"
+        )
+    if probabilities.shape[1] != num_classes:
+        raise ValueError(
+            f"predictions for {name!r} have shape {probabilities.shape} ({probabilities.shape[1]} "
+            f"classes) but there are {num_classes} class names for {label_kind} labels of shape "
+            f"{labels.shape}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"{label_kind} labels for {name!r} (shape {labels.shape}) must lie in "
+            f"[0, {num_classes - 1}], found [{labels.min()}, {labels.max()}]"
+        )
+    if not np.all(np.isfinite(probabilities)):
+        raise ValueError(f"predictions for {name!r} (shape {probabilities.shape}) contain NaN/inf")
+    if probabilities.size:
+        row_sums = probabilities.sum(axis=1, dtype=np.float64)
+        worst = float(np.max(np.abs(row_sums - 1.0)))
+        if probabilities.min() < 0 or worst > _ROW_SUM_TOLERANCE:
+            raise ValueError(
+                f"predictions for {name!r} (shape {probabilities.shape}) are not class "
+                f"probabilities: rows must be non-negative and sum to 1 (worst row sum is off "
+                f"by {worst:.3g}); did the model end in a softmax?"
+            )
+
+
+def _check_mapping(fine_to_coarse: Sequence[int], num_fine: int, num_coarse: int) -> np.ndarray:
+    mapping = np.asarray(fine_to_coarse, dtype=np.int64)
+    if mapping.shape != (num_fine,):
+        raise ValueError(
+            f"fine_to_coarse has shape {mapping.shape} but there are {num_fine} fine classes"
+        )
+    if mapping.size and (mapping.min() < 0 or mapping.max() >= num_coarse):
+        raise ValueError(
+            f"fine_to_coarse values must lie in [0, {num_coarse - 1}], "
+            f"found [{mapping.min()}, {mapping.max()}]"
+        )
+    return mapping
+
+
+def label_mode_of(training_summary: dict[str, Any]) -> str:
+    """The label mode (``fine``/``coarse``) a model was trained on, from its training summary."""
+    mode = training_summary.get("label_mode", "fine")
+    if mode not in LABEL_MODES:
+        raise ValueError(f"training_summary label_mode must be one of {LABEL_MODES}, got {mode!r}")
+    return mode
+
+
+def model_name_of(training_summary: dict[str, Any]) -> str:
+    """The name reports show for a model (its architecture/namespace)."""
+    return str(training_summary.get("architecture") or training_summary.get("builder") or "model")
+
+
+def has_coarse(
+    label_names: dict[str, Any], test_split: dict[str, np.ndarray] | None = None
+) -> bool:
+    """Whether superclass names, the fine→coarse mapping (and coarse test labels) are available."""
+    ok = "coarse" in label_names and "fine_to_coarse" in label_names
+    return ok and (test_split is None or "coarse" in test_split)
+
+
+# ------------------------------------------------------------------ small metrics
+def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Fraction of samples whose predicted class equals the label."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return float("nan")
+    return float(accuracy_score(labels, predicted))
+
+
+def top_k_accuracy(labels: np.ndarray, probabilities: np.ndarray, k: int = 5) -> float:
+    """Fraction of samples whose label is among the ``k`` most probable classes.
+
+    With ``k`` at least the number of classes every sample counts (the score is 1).
+    """
+    labels = np.asarray(labels)
+    probabilities = np.asarray(probabilities)
+    num_classes = probabilities.shape[1]
+    if labels.size == 0:
+        return float("nan")
+    if k >= num_classes:
+        return 1.0
+    if num_classes == 2:  # sklearn's binary case wants a 1-D score; k must be 1 here
+        return accuracy(labels, probabilities.argmax(axis=1))
+    return float(top_k_accuracy_score(labels, probabilities, k=k, labels=np.arange(num_classes)))
+
+
+def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean categorical cross-entropy (natural log), as Keras reports ``loss``."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return float("nan")
+    probs = np.asarray(probabilities, dtype=np.float64)
+    probs = probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rounding
+    return float(log_loss(labels, probs, labels=np.arange(probs.shape[1])))
+
+
+def map_to_coarse(fine: np.ndarray, fine_to_coarse: Sequence[int]) -> np.ndarray:
+    """Map fine class indices to their superclass through the fine→coarse table."""
+    mapping = np.asarray(fine_to_coarse, dtype=np.int64)
+    fine = np.asarray(fine, dtype=np.int64)
+    if fine.size and (fine.min() < 0 or fine.max() >= mapping.size):
+        raise ValueError(
+            f"fine class indices must lie in [0, {mapping.size - 1}], "
+            f"found [{fine.min()}, {fine.max()}]"
+        )
+    return mapping[fine]
+
+
+def confusion_counts(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """C×C counts: row = true class, column = predicted class (every class, even if unseen)."""
+    return confusion_matrix(labels, predicted, labels=np.arange(num_classes))
+
+
+# ------------------------------------------------------------------ nodes
+def predict_test_set(
+    model: Any,
+    test_split: dict[str, np.ndarray],
+    label_names: dict[str, Any],
+    training_summary: dict[str, Any],
+    reporting: dict[str, Any],
+) -> dict[str, np.ndarray]:
+    """Run the model once over the test images; return what every report needs.
+
+    Returns ``probabilities`` (float32 N×C), ``labels`` and ``predicted`` (in the model's own
+    label space: fine, or coarse for a coarse-label model), ``label_mode``, and where the data
+    has superclasses, ``coarse_labels`` and ``coarse_predicted`` (fine predictions mapped
+    through ``fine_to_coarse``; for a coarse model, its own predictions).
+    """
+    name = model_name_of(training_summary)
+    mode = label_mode_of(training_summary)
+    images = np.asarray(test_split["images"])
+    labels = np.asarray(test_split[mode], dtype=np.int64)
+    len(label_names[mode])
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"test images have shape {images.shape} but {mode} test labels have shape "
+            f"{labels.shape}"
+        )
+    batch_size = int(reporting.get("batch_size", 256))
+    logger.info("%s: predicting %d test images (%s labels)", name, len(images), mode)
+    start = time.perf_counter()
+    probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    logger.info("%s: test predictions done in %.1f s", name, time.perf_counter() - start)
+    return assemble_predictions(probabilities, test_split, label_names, mode, name)
+
+
+def assemble_predictions(
+    probabilities: np.ndarray,
+    test_split: dict[str, np.ndarray],
+    label_names: dict[str, Any],
+    label_mode: str,
+    name: str,
+) -> dict[str, np.ndarray]:
+    """Validate probabilities against the test labels and build the persisted predictions dict."""
+    labels = np.asarray(test_split[label_mode], dtype=np.int64)
+    validate_predictions(probabilities, labels, len(label_names[label_mode]), name)
+    probabilities = probabilities.astype(np.float32, copy=False)
+    predicted = probabilities.argmax(axis=1).astype(np.int64)
+    out = {
+        "probabilities": probabilities,
+        "labels": labels,
+        "predicted": predicted,
+        "label_mode": np.array(label_mode),
+    }
+    if has_coarse(label_names, test_split):
+        coarse_labels = np.asarray(test_split["coarse"], dtype=np.int64)
+        if label_mode == "coarse":
+            coarse_predicted = predicted
+        else:
+            mapping = _check_mapping(
+                label_names["fine_to_coarse"], len(label_names["fine"]), len(label_names["coarse"])
+            )
+            derived = mapping[labels]
+            if labels.size and not np.array_equal(derived, coarse_labels):
+                bad = int(np.sum(derived != coarse_labels))
+                raise ValueError(
+                    f"label_names.fine_to_coarse disagrees with the test split's coarse labels "
+                    f"for {bad} of {labels.size} samples; the superclass mapping is wrong"
+                )
+            coarse_predicted = mapping[predicted]
+        out["coarse_labels"] = coarse_labels
+        out["coarse_predicted"] = np.asarray(coarse_predicted, dtype=np.int64)
+    return out
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def compute_metrics(
+    predictions: dict[str, np.ndarray],
+    training_summary: dict[str, Any],
+    history: pd.DataFrame,
+    label_names: dict[str, Any],
+    reporting: dict[str, Any],
+) -> dict[str, Any]:
+    """The per-architecture metrics JSON.
+
+    Accuracies are fractions in [0, 1]. ``accuracy``, ``top_k_accuracy`` and ``loss`` are on the
+    fine labels and are null for a coarse-label model; ``model_*`` are the same scores in the
+    model's own label space (always set); ``coarse_accuracy`` is derived from fine predictions
+    through the fine→coarse mapping (for a coarse model it is its accuracy).
+    """
+    name = model_name_of(training_summary)
+    mode = label_mode_of(training_summary)
+    k = int(reporting.get("top_k", 5))
+    probabilities = np.asarray(predictions["probabilities"])
+    labels = np.asarray(predictions["labels"])
+    num_classes = len(label_names[mode])
+    validate_predictions(probabilities, labels, num_classes, name)
+    predicted = probabilities.argmax(axis=1)
+
+    model_acc = accuracy(labels, predicted)
+    model_topk = top_k_accuracy(labels, probabilities, k)
+    model_loss = cross_entropy(labels, probabilities)
+    coarse_acc = None
+    if "coarse_labels" in predictions and "coarse_predicted" in predictions:
+        coarse_acc = accuracy(predictions["coarse_labels"], predictions["coarse_predicted"])
+
+    best_epoch = training_summary.get("best_epoch")
+    best_row: dict[str, Any] = {}
+    if best_epoch is not None and history is not None and "epoch" in history:
+        rows = history[history["epoch"] == best_epoch]
+        if len(rows):
+            best_row = rows.iloc[0].to_dict()
+
+    fine = mode == "fine"
+    return {
+        "namespace": name,
+        "architecture": training_summary.get("architecture"),
+        "builder": training_summary.get("builder"),
+        "label_mode": mode,
+        "num_classes": num_classes,
+        "test_samples": int(labels.size),
+        "top_k": k,
+        "accuracy": _round(model_acc) if fine else None,
+        "top_k_accuracy": _round(model_topk) if fine else None,
+        "loss": _round(model_loss) if fine else None,
+        "coarse_accuracy": _round(coarse_acc),
+        "model_accuracy": _round(model_acc),
+        "model_top_k_accuracy": _round(model_topk),
+        "model_loss": _round(model_loss),
+        "trainable_params": training_summary.get("trainable_params"),
+        "total_params": training_summary.get("total_params"),
+        "epochs_requested": training_summary.get("epochs_requested"),
+        "epochs_run": training_summary.get("epochs_run"),
+        "best_epoch": best_epoch,
+        "best_val_accuracy": _round(best_row.get("val_accuracy")),
+        "best_val_loss": _round(best_row.get("val_loss")),
+        "training_seconds": _round(training_summary.get("training_seconds"), 2),
+        "batch_size": training_summary.get("batch_size"),
+    }
+
+
+def _named_confusion(counts: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(counts, index=list(names), columns=list(names))
+    frame.index.name = "true \\ predicted"
+    return frame.reset_index()
+
+
+def confusion_matrix_table(
+    predictions: dict[str, np.ndarray],
+    label_names: dict[str, Any],
+    training_summary: dict[str, Any],
+) -> pd.DataFrame:
+    """Confusion counts in the model's own label space, rows true, columns predicted, named."""
+    mode = label_mode_of(training_summary)
+    names = list(label_names[mode])
+    labels, predicted = predictions["labels"], predictions["predicted"]
+    validate_predictions(
+        predictions["probabilities"], labels, len(names), model_name_of(training_summary)
+    )
+    return _named_confusion(confusion_counts(labels, predicted, len(names)), names)
+
+
+def coarse_confusion_matrix_table(
+    predictions: dict[str, np.ndarray], label_names: dict[str, Any]
+) -> pd.DataFrame:
+    """Superclass confusion counts (fine predictions mapped through fine→coarse)."""
+    names = list(label_names["coarse"])
+    if "coarse_labels" not in predictions:
+        raise ValueError("predictions have no coarse labels: the test split has no superclasses")
+    counts = confusion_counts(
+        predictions["coarse_labels"], predictions["coarse_predicted"], len(names)
+    )
+    return _named_confusion(counts, names)
+
+
+def classification_report_table(
+    predictions: dict[str, np.ndarray],
+    label_names: dict[str, Any],
+    training_summary: dict[str, Any],
+) -> pd.DataFrame:
+    """Per-class precision, recall, F1 and support, then the macro and weighted averages."""
+    mode = label_mode_of(training_summary)
+    names = list(label_names[mode])
+    validate_predictions(
+        predictions["probabilities"],
+        predictions["labels"],
+        len(names),
+        model_name_of(training_summary),
+    )
+    report = classification_report(
+        predictions["labels"],
+        predictions["predicted"],
+        labels=np.arange(len(names)),
+        target_names=names,
+        output_dict=True,
+        zero_division=0,
+    )
+    rows = []
+    for index, name in enumerate(names):
+        rows.append({"class": name, "class_index": index, **report[name]})
+    for avg in ("macro avg", "weighted avg"):
+        rows.append({"class": avg, "class_index": None, **report[avg]})
+    frame = pd.DataFrame(
+        rows, columns=["class", "class_index", "precision", "recall", "f1-score", "support"]
+    )
+    frame["class_index"] = frame["class_index"].astype("Int64")
+    frame["support"] = frame["support"].astype(int)
+    return frame
+
+
+def best_worst_classes(report: pd.DataFrame, reporting: dict[str, Any]) -> pd.DataFrame:
+    """The ``best_worst_n`` classes with the highest and the lowest F1 (ties: recall, name).
+
+    With fewer than twice that many classes, every class appears once, ranked.
+    """
+    n = int(reporting.get("best_worst_n", 10))
+    classes = report[report["class_index"].notna()].copy()
+    classes = classes.sort_values(
+        ["f1-score", "recall", "class"], ascending=[False, False, True], kind="mergesort"
+    ).reset_index(drop=True)
+    classes["rank"] = np.arange(1, len(classes) + 1)
+    if len(classes) <= 2 * n:
+        classes["group"] = np.where(classes["rank"] <= (len(classes) + 1) // 2, "best", "worst")
+        picked = classes
+    else:
+        best = classes.head(n).assign(group="best")
+        worst = classes.tail(n).assign(group="worst")
+        picked = pd.concat([best, worst], ignore_index=True)
+    return picked[
+        ["group", "rank", "class", "class_index", "precision", "recall", "f1-score", "support"]
+    ]

@@ -1,0 +1,241 @@
+"""The ``reporting`` pipeline: evaluate each trained architecture once, then compare them.
+
+- :func:`create_evaluation_pipeline` — the per-architecture template, wrapped in the
+  architecture's namespace (``<ns>.test_predictions``, ``<ns>.metrics``, ``<ns>.*_plot`` …).
+  Other pipelines (``fish_subset``, ``hyperparameter_search``) reuse it for their namespaces.
+- :func:`create_comparison_pipeline` — across architectures: comparison table/Markdown/chart,
+  McNemar heatmaps and paper 002's progression chart. It takes the listed namespaces' metrics
+  and predictions as explicit inputs, plus (optionally) allow-listed extra namespaces found on
+  disk, which is how paper 002's M7 joins once ``hyperparameter_search`` has evaluated it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+from kedro.pipeline import Pipeline, node
+
+from cifar100_kedro.pipelines.reporting import nodes as n
+
+_RESERVED = {"comparison", "test_split", "extra_metrics", "extra_predictions"}
+
+
+def create_evaluation_pipeline(
+    namespace: str,
+    *,
+    test_split: str = "test_split",
+    label_names: str = "label_names",
+    new_images: str = "new_images",
+    parameters: str = "params:reporting",
+    coarse: bool = True,
+) -> Pipeline:
+    """Every per-architecture report for ``namespace``.
+
+    Inputs (namespaced): ``<ns>.model``, ``<ns>.history``, ``<ns>.training_summary``; shared:
+    ``test_split``, ``label_names``, ``new_images`` and the ``reporting`` parameters (each
+    renameable, e.g. a fish pipeline passes its own 5-class test split and label names).
+    ``coarse=False`` leaves out the superclass confusion matrix (for data without superclasses).
+    """
+    nodes = [
+        node(
+            n.predict_test_set,
+            ["model", "test_split", "label_names", "training_summary", "params:reporting"],
+            "test_predictions",
+            name="predict_test_set",
+        ),
+        node(
+            n.compute_metrics,
+            ["test_predictions", "training_summary", "history", "label_names", "params:reporting"],
+            "metrics",
+            name="compute_metrics",
+        ),
+        node(
+            n.confusion_matrix_table,
+            ["test_predictions", "label_names", "training_summary"],
+            "confusion_matrix",
+            name="confusion_matrix_table",
+        ),
+        node(
+            n.plot_confusion_matrix,
+            ["confusion_matrix", "label_names", "training_summary"],
+            "confusion_matrix_plot",
+            name="plot_confusion_matrix",
+        ),
+        node(
+            n.classification_report_table,
+            ["test_predictions", "label_names", "training_summary"],
+            "classification_report",
+            name="classification_report_table",
+        ),
+        node(
+            n.best_worst_classes,
+            ["classification_report", "params:reporting"],
+            "best_worst_classes",
+            name="best_worst_classes",
+        ),
+        node(
+            n.plot_best_worst_classes,
+            ["best_worst_classes", "training_summary"],
+            "best_worst_classes_plot",
+            name="plot_best_worst_classes",
+        ),
+        node(
+            n.plot_training_curves,
+            ["history", "training_summary"],
+            "training_curves_plot",
+            name="plot_training_curves",
+        ),
+        node(
+            n.plot_prediction_grid,
+            [
+                "test_split",
+                "test_predictions",
+                "label_names",
+                "training_summary",
+                "params:reporting",
+            ],
+            "prediction_grid_plot",
+            name="plot_prediction_grid",
+        ),
+        node(
+            n.predict_new_images,
+            ["model", "new_images", "label_names", "training_summary", "params:reporting"],
+            ["new_image_plots", "new_image_predictions"],
+            name="predict_new_images",
+        ),
+    ]
+    if coarse:
+        nodes += [
+            node(
+                n.coarse_confusion_matrix_table,
+                ["test_predictions", "label_names"],
+                "coarse_confusion_matrix",
+                name="coarse_confusion_matrix_table",
+            ),
+            node(
+                n.plot_coarse_confusion_matrix,
+                ["coarse_confusion_matrix", "training_summary"],
+                "coarse_confusion_matrix_plot",
+                name="plot_coarse_confusion_matrix",
+            ),
+        ]
+    return Pipeline(
+        nodes,
+        namespace=namespace,
+        inputs={"test_split": test_split, "label_names": label_names, "new_images": new_images},
+        parameters={"params:reporting": parameters},
+        tags={"reporting"},
+    )
+
+
+def create_comparison_pipeline(
+    namespaces: Iterable[str],
+    *,
+    test_split: str = "test_split",
+    include_extras: bool = True,
+) -> Pipeline:
+    """Comparison across ``namespaces`` (in that order).
+
+    With ``include_extras`` the node also reads ``reporting_extra_metrics`` /
+    ``reporting_extra_predictions`` (partitioned datasets over the reporting folders) and adds
+    the namespaces of ``reporting.comparison.extra_namespaces`` that have results there.
+    """
+    namespaces = list(namespaces)
+    clash = _RESERVED.intersection(namespaces)
+    if clash:
+        raise ValueError(f"namespace name(s) {sorted(clash)} are reserved by the comparison nodes")
+    metric_inputs = {"comparison": "params:reporting.comparison"}
+    prediction_inputs = {"comparison": "params:reporting.comparison", "test_split": test_split}
+    if include_extras:
+        metric_inputs["extra_metrics"] = "reporting_extra_metrics"
+        prediction_inputs["extra_predictions"] = "reporting_extra_predictions"
+    metric_inputs.update({ns: f"{ns}.metrics" for ns in namespaces})
+    prediction_inputs.update({ns: f"{ns}.test_predictions" for ns in namespaces})
+    # These two nodes read other namespaces' outputs ("<ns>.metrics") on purpose; Kedro warns
+    # about any dotted input of a node outside that namespace, so silence that one warning here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
+        collectors = [
+            node(
+                n.collect_metrics, metric_inputs, "all_model_metrics", name="collect_model_metrics"
+            ),
+            node(
+                n.collect_predictions,
+                prediction_inputs,
+                "all_test_predictions",
+                name="collect_test_predictions",
+            ),
+        ]
+    return Pipeline(
+        [
+            *collectors,
+            node(
+                n.comparison_table,
+                ["all_model_metrics", "params:reporting.reported"],
+                "model_comparison_table",
+                name="build_model_comparison_table",
+            ),
+            node(
+                n.comparison_markdown,
+                "model_comparison_table",
+                "model_comparison_markdown",
+                name="write_model_comparison_markdown",
+            ),
+            node(
+                n.plot_comparison,
+                "model_comparison_table",
+                "model_comparison_plot",
+                name="plot_model_comparison",
+            ),
+            node(
+                n.mcnemar_fine,
+                ["all_test_predictions", test_split, "params:reporting.mcnemar"],
+                "mcnemar_fine_table",
+                name="mcnemar_fine",
+            ),
+            node(
+                n.plot_mcnemar_fine,
+                ["mcnemar_fine_table", "params:reporting.mcnemar"],
+                "mcnemar_fine_heatmap",
+                name="plot_mcnemar_fine",
+            ),
+            node(
+                n.mcnemar_coarse,
+                ["all_test_predictions", test_split, "params:reporting.mcnemar"],
+                "mcnemar_coarse_table",
+                name="mcnemar_coarse",
+            ),
+            node(
+                n.plot_mcnemar_coarse,
+                ["mcnemar_coarse_table", "params:reporting.mcnemar"],
+                "mcnemar_coarse_heatmap",
+                name="plot_mcnemar_coarse",
+            ),
+            node(
+                n.progression_table,
+                ["all_model_metrics", "params:reporting.progression", "params:reporting.reported"],
+                "chavez_progression_table",
+                name="chavez_progression_table",
+            ),
+            node(
+                n.plot_progression,
+                "chavez_progression_table",
+                "chavez_progression_plot",
+                name="plot_chavez_progression",
+            ),
+        ],
+        tags={"reporting", "comparison"},
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Evaluate every default architecture (one namespace each), then compare them all."""
+    # Imported here: importing the training package loads TensorFlow, which the report
+    # functions themselves never need.
+    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
+
+    evaluations = Pipeline([])
+    for namespace in ARCHITECTURES:
+        evaluations += create_evaluation_pipeline(namespace)
+    return evaluations + create_comparison_pipeline(ARCHITECTURES)
