@@ -9,9 +9,10 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# The default run: data, every paper architecture, reports. Heavier, opt-in pipelines
+# The default run: data, autoencoder pre-training (paper 003 transfer models), every
+# architecture, reports. Heavier, opt-in pipelines
 # (fish_subset, cross_validation, hyperparameter_search, ...) run by name.
-DEFAULT_PIPELINES = ("data_processing", "training", "reporting")
+DEFAULT_PIPELINES = ("data_processing", "autoencoder", "training", "reporting")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

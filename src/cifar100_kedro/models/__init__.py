@@ -11,6 +11,9 @@ from cifar100_kedro.models import (  # noqa: E402,F401  isort: skip
     paper001_khanna,
     paper002_chavez,
     paper003_chakraborti,
+    paper003_autoencoder,
+    paper004_vgg_transfer,
+    resnet_fast,
 )
 
 __all__ = ["BUILDERS", "build_model", "get_builder", "register_builder"]

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from cifar100_kedro.models.registry import build_model
 from cifar100_kedro.training import device
+from cifar100_kedro.training import layers as project_layers
 from cifar100_kedro.training.recipe import AUGMENTATIONS, RecipeError, validate_train_params
 from cifar100_kedro.training.schedules import make_learning_rate
 
@@ -96,7 +97,8 @@ def augmentation_layers(steps: list[dict[str, Any]] | None, seed: int, where: st
     layers = []
     for index, step in enumerate(steps or []):
         kwargs = {k: v for k, v in step.items() if k != "name"}
-        layer_cls = getattr(keras.layers, AUGMENTATIONS[step["name"]])
+        class_name = AUGMENTATIONS[step["name"]]
+        layer_cls = getattr(project_layers, class_name, None) or getattr(keras.layers, class_name)
         if step["name"] != "random_crop":
             kwargs.setdefault("seed", seed + index)
         try:
@@ -114,9 +116,14 @@ def assemble_model(
     seed: int = 0,
     input_shape: tuple[int, int, int] = (32, 32, 3),
     name: str | None = None,
+    input_dtype: str = "uint8",
 ) -> keras.Model:
-    """``uint8 image → preprocessing → augmentation → body`` as one saveable model."""
-    inputs = keras.Input(shape=input_shape, dtype="uint8", name="image")
+    """``uint8 image → preprocessing → augmentation → body`` as one saveable model.
+
+    ``input_dtype`` is ``uint8`` for images; ``float32`` lets a body train on precomputed
+    float inputs (e.g. cached backbone features, with ``normalization: none``).
+    """
+    inputs = keras.Input(shape=input_shape, dtype=input_dtype, name="image")
     x = inputs
     for layer in preprocessing_layers(normalization, stats):
         x = layer(x)
@@ -167,7 +174,7 @@ class EpochRecorder(keras.callbacks.Callback):
         frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
         eta = np.mean(self._durations) * (self.epochs - epoch - 1)
         logger.info(
-            "[%s] epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.1fs  ETA %s",
+            "%s: epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.1fs  ETA %s",
             self.architecture, epoch + 1, self.epochs,
             row.get("loss", math.nan), row.get("accuracy", math.nan),
             row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
@@ -191,9 +198,13 @@ def make_callbacks(settings: dict[str, Any] | None, work_dir: Path, where: str) 
                 callbacks.append(keras.callbacks.TerminateOnNaN())
             elif name == "model_checkpoint":
                 options.setdefault("monitor", "val_loss")
+                # Weights only: the best epoch survives a crash without a second copy of the
+                # optimiser state (paper 003's widest models are 150M parameters).
+                options.setdefault("save_weights_only", True)
+                suffix = ".weights.h5" if options["save_weights_only"] else ".keras"
                 callbacks.append(
                     keras.callbacks.ModelCheckpoint(
-                        str(work_dir / "best.keras"), save_best_only=True, **options
+                        str(work_dir / f"best{suffix}"), save_best_only=True, **options
                     )
                 )
             elif name == "backup_and_restore":
@@ -216,6 +227,67 @@ def count_params(weights) -> int:
     return int(sum(np.prod(w.shape) for w in weights))
 
 
+# ----------------------------------------------------------------------------- pretrained weights
+# The preprocessing layer names ``assemble_model`` gives each ``normalization`` mode.
+_NORMALIZATION_LAYERS = {"rescale": "rescale", "standardize": "standardize", "center": "center", "to_float": "none"}
+
+
+def _leaf_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Name → layer of ``model``'s layers, looking inside nested models (an assembled model
+    holds its builder body as one nested layer)."""
+    leaves: dict[str, keras.layers.Layer] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            leaves.update(_leaf_layers(layer))
+        else:
+            leaves.setdefault(layer.name, layer)
+    return leaves
+
+
+def check_pretrained_normalization(pretrained: keras.Model, normalization: str, where: str) -> None:
+    """Refuse a recipe whose input normalisation differs from the pretrained model's (when the
+    pretrained model was assembled by this engine, its top-level preprocessing layers tell)."""
+    names = {layer.name for layer in pretrained.layers}
+    found = next((mode for layer, mode in _NORMALIZATION_LAYERS.items() if layer in names), None)
+    if found is not None and found != normalization:
+        raise RecipeError(
+            f"parameter '{where}.normalization' is {normalization!r} but the pretrained model "
+            f"{pretrained.name!r} was trained on {found!r} inputs: its weights expect the same "
+            "normalisation"
+        )
+
+
+def copy_pretrained_weights(body: keras.Model, pretrained: keras.Model, where: str) -> list[str]:
+    """Copy ``pretrained``'s weights into ``body``'s layers of the same name; return the names.
+
+    Layers keep their ``trainable`` setting (a builder freezes what it means to freeze).
+
+    Raises:
+        RecipeError: no weighted layer of ``body`` has a namesake in ``pretrained``, or a
+            namesake's weights have other shapes (the two were built with other widths).
+    """
+    source = _leaf_layers(pretrained)
+    copied = []
+    for name, layer in _leaf_layers(body).items():
+        if not layer.weights or name not in source:
+            continue
+        theirs, ours = source[name].get_weights(), layer.get_weights()
+        if [w.shape for w in theirs] != [w.shape for w in ours]:
+            raise RecipeError(
+                f"{where}: pretrained layer {name!r} of {pretrained.name!r} has weight shapes "
+                f"{[w.shape for w in theirs]}, but {body.name!r} needs {[w.shape for w in ours]}; "
+                "build both with the same hyperparameters"
+            )
+        layer.set_weights(theirs)
+        copied.append(name)
+    if not copied:
+        raise RecipeError(
+            f"{where}: no layer of {body.name!r} has a namesake with weights in the pretrained "
+            f"model {pretrained.name!r}; nothing to copy"
+        )
+    return copied
+
+
 def _epochs_for_budget(
     model_factory, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, steps_per_epoch: int, budget_minutes: float
 ) -> int:
@@ -223,9 +295,15 @@ def _epochs_for_budget(
     probe = model_factory(total_steps=steps_per_epoch)
     warm_steps = max(2, min(steps_per_epoch, 10))
     probe.fit(train_ds.take(2), epochs=1, verbose=0)  # compile and trace
-    started = time.perf_counter()
-    probe.fit(train_ds.take(warm_steps), epochs=1, verbose=0)
-    per_step = (time.perf_counter() - started) / warm_steps
+    # Time from the end of the first batch: the first one also pays for starting the input
+    # iterator (filling the shuffle buffer), which a real epoch pays once, not per step.
+    first_done: list[float] = []
+    mark = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: first_done.append(time.perf_counter()) if batch == 0 else None
+    )
+    probe.fit(train_ds.take(warm_steps), epochs=1, verbose=0, callbacks=[mark])
+    per_step = (time.perf_counter() - first_done[0]) / (warm_steps - 1)
+    probe.evaluate(val_ds.take(1), verbose=0)  # compile the test step outside the timing
     started = time.perf_counter()
     probe.evaluate(val_ds, verbose=0)
     per_eval = time.perf_counter() - started
@@ -248,10 +326,20 @@ def fit_model(
     *,
     architecture: str,
     work_dir: str | Path,
+    pretrained: keras.Model | None = None,
+    extra_callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
-    """Build and train one architecture; return the model, its history and a summary."""
+    """Build and train one architecture; return the model, its history and a summary.
+
+    ``extra_callbacks``: more Keras callbacks, run after the recipe's (e.g. tracking).
+
+    ``pretrained``: a trained model whose weights are copied into the builder body's layers
+    of the same name before training (e.g. paper 003's autoencoder into its transfer models).
+    """
     where = f"{architecture}.train"
     validate_train_params(train_params, where)
+    if pretrained is not None:
+        check_pretrained_normalization(pretrained, train_params.get("normalization", "standardize"), where)
     label_mode = train_params.get("label_mode", "fine")
     batch_size = train_params["batch_size"]
     y_train, y_val = labels_for(train, label_mode), labels_for(validation, label_mode)
@@ -277,15 +365,22 @@ def fit_model(
     val_ds = make_dataset(validation["images"], y_val, batch_size, num_classes=num_classes, one_hot=one_hot)
     steps_per_epoch = math.ceil(len(y_train) / batch_size)
     input_shape = tuple(train["images"].shape[1:])
+    # uint8 images as always; float arrays (cached features) keep a float32 model input.
+    input_dtype = "float32" if np.issubdtype(train["images"].dtype, np.floating) else "uint8"
     hyper = {k: v for k, v in model_params.items() if k != "builder"}
     strategy = device.get_strategy()
+
+    copied_layers: list[str] = []
 
     def model_factory(total_steps: int) -> keras.Model:
         with strategy.scope():
             body = build_model(model_params["builder"], num_classes=num_classes, input_shape=input_shape, **hyper)
+            if pretrained is not None:
+                copied_layers[:] = copy_pretrained_weights(body, pretrained, where)
             model = assemble_model(
                 body, train_params.get("normalization", "standardize"), normalization_stats,
                 train_params.get("augmentation"), seed=seed, input_shape=input_shape, name=architecture,
+                input_dtype=input_dtype,
             )
             lr = make_learning_rate(train_params["optimizer"], train_params.get("schedule"), total_steps, where)
             if one_hot:
@@ -304,13 +399,16 @@ def fit_model(
 
     epochs = train_params.get("epochs")
     if train_params.get("time_budget_minutes"):
-        epochs = _epochs_for_budget(model_factory, train_ds, val_ds, steps_per_epoch, train_params["time_budget_minutes"])
+        budget_epochs = _epochs_for_budget(model_factory, train_ds, val_ds, steps_per_epoch, train_params["time_budget_minutes"])
+        # ``epochs`` (when also given, e.g. capped by training_run.max_epochs) stays an upper bound.
+        epochs = min(int(epochs), budget_epochs) if epochs else budget_epochs
         keras.utils.set_random_seed(seed)
     model = model_factory(total_steps=steps_per_epoch * epochs)
     callbacks = make_callbacks(train_params.get("callbacks"), work_dir, where)
     callbacks.append(EpochRecorder(history_path, epochs, architecture))
+    callbacks.extend(extra_callbacks or [])
     logger.info(
-        "[%s] training %s: %d images, %d classes (%s), batch %d, %d epochs, %s parameters%s",
+        "%s: training %s: %d images, %d classes (%s), batch %d, %d epochs, %s parameters%s",
         architecture, model_params["builder"], len(y_train), num_classes, label_mode, batch_size,
         epochs, f"{model.count_params():,}", " (resuming)" if resuming else "",
     )
@@ -320,6 +418,7 @@ def fit_model(
         validation_data=val_ds,
         epochs=epochs,
         callbacks=callbacks,
+        shuffle=False,  # tf.data already reshuffles every epoch
         verbose=int(train_params.get("verbose", 2)),
     )
     seconds = time.perf_counter() - started
@@ -342,5 +441,10 @@ def fit_model(
         "batch_size": batch_size,
         "train_images": int(len(y_train)),
         "images_per_second": float(len(y_train) * len(history) / max(history["seconds"].sum(), 1e-9)) if len(history) else 0.0,
+        # Evaluation hint for reporting: average with horizontally flipped images (training.tta).
+        "tta": bool(train_params.get("tta", False)),
     }
+    if pretrained is not None:
+        summary["pretrained_from"] = pretrained.name
+        summary["pretrained_layers"] = len(copied_layers)
     return model, history, summary

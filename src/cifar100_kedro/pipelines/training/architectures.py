@@ -19,4 +19,18 @@ PAPER_003 = tuple(
     f"chakraborti_arch{arch}_hyp{hyp}" for arch in (1, 2) for hyp in (1, 2, 3)
 )
 
-ARCHITECTURES: tuple[str, ...] = PAPER_000 + PAPER_001 + PAPER_002 + PAPER_003
+# Paper 003's transfer models: the pre-trained autoencoder's encoder (pipelines/autoencoder),
+# all layers retrained (T_Arch1) or frozen (T_Arch2), under five added dense layers.
+PAPER_003_TRANSFER = ("chakraborti_t_arch1", "chakraborti_t_arch2")
+
+# Beyond the papers: the recommended fast ResNet-9 (conf/base/parameters_resnet_fast.yml).
+RESNET_FAST = ("resnet9_fast",)
+
+ARCHITECTURES: tuple[str, ...] = (
+    PAPER_000 + PAPER_001 + PAPER_002 + PAPER_003 + PAPER_003_TRANSFER + RESNET_FAST
+)
+
+# Extra node inputs per namespace: training-node argument → dataset (not namespaced).
+EXTRA_INPUTS: dict[str, dict[str, str]] = {
+    name: {"pretrained": "autoencoder_model"} for name in PAPER_003_TRANSFER
+}

@@ -20,10 +20,12 @@ def train_architecture(
     train_params: dict[str, Any],
     run_settings: dict[str, Any],
     architecture: str,
+    pretrained: keras.Model | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train ``architecture`` with its recipe; return model, per-epoch history and summary.
 
     Checkpoints and the resumable state live in ``run_settings.work_dir/<architecture>``.
+    ``pretrained`` (optional): a trained model whose same-named layers seed the weights.
     """
     max_epochs = run_settings.get("max_epochs")
     if max_epochs and train_params.get("epochs", 0) > max_epochs:
@@ -37,4 +39,5 @@ def train_architecture(
         train_params,
         architecture=architecture,
         work_dir=work_dir,
+        pretrained=pretrained,
     )
