@@ -139,7 +139,7 @@ def test_interrupted_run_resumes_from_last_epoch(tmp_path):
     assert list(history["epoch"]) == [1, 2, 3, 4]  # with the whole history
     assert summary["epochs_run"] == 4
     assert not (tmp_path / "backup").exists()  # finished: the backup is cleaned up
-    assert (tmp_path / "best.keras").exists()
+    assert (tmp_path / "best.weights.h5").exists()
 
 
 def test_a_finished_run_is_not_resumed(tmp_path):

@@ -416,7 +416,13 @@ def plot_progression(table: pd.DataFrame) -> Figure:
         zorder=3,
         label="paper 002, superclasses (reported, not measured here)",
     )
-    for values, dy, colour in ((fine, -15, "#4c72b0"), (derived, 8, "#55a868")):
+    # Fine labels below their points, superclass labels above (fine ≤ superclass accuracy, so
+    # they point away from each other); the y-range has room beyond 0 and 100 (see below), so
+    # labels of values near 0 or 100 stay inside the axes, clear of the tick labels and title.
+    for values, dy, va, colour in (
+        (fine, -6, "top", "#4c72b0"),
+        (derived, 6, "bottom", "#55a868"),
+    ):
         for xi, value in zip(x, values):
             if not np.isnan(value):
                 ax.annotate(
@@ -425,6 +431,7 @@ def plot_progression(table: pd.DataFrame) -> Figure:
                     textcoords="offset points",
                     xytext=(0, dy),
                     ha="center",
+                    va=va,
                     fontsize=9,
                     color=colour,
                 )
@@ -452,7 +459,8 @@ def plot_progression(table: pd.DataFrame) -> Figure:
     ax.set_xticks(
         x, labels=[f"{s}\n{m}" for s, m in zip(table["stage"], table["model"])], fontsize=10
     )
-    ax.set_ylim(0, 100)
+    ax.set_ylim(-8, 108)  # margin for the value labels of points at 0 % or 100 %
+    ax.set_yticks(np.arange(0, 101, 20))
     ax.set_ylabel("test accuracy (%)", fontsize=11)
     ax.set_xlabel("paper 002's models in order of added complexity", fontsize=11)
     ax.grid(alpha=0.3)

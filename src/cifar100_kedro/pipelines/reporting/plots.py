@@ -7,6 +7,7 @@ Sizes scale with the number of classes, so 5, 20 and 100 classes all stay legibl
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.textpath import TextPath
 
 from cifar100_kedro.pipelines.reporting.metrics import (
     _check_mapping,
@@ -45,6 +47,27 @@ def row_normalise(counts: np.ndarray) -> np.ndarray:
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
+def _fit_title(text: str, width_points: float, fontsize: int) -> tuple[str, int]:
+    """``text`` and a font size (``fontsize`` down to 12) at which every line renders at most
+    ``width_points`` wide; lines still too wide at 12 pt are wrapped at spaces."""
+
+    def fits(line: str, size: float) -> bool:
+        return TextPath((0, 0), line, size=size).get_extents().width <= width_points
+
+    lines = text.split("\n")
+    for size in range(fontsize, 11, -1):
+        if all(fits(line, size) for line in lines):
+            return text, size
+    size = min(fontsize, 12)
+    wrapped = []
+    for line in lines:
+        per_line = len(line)
+        while per_line > 20 and not all(fits(part, size) for part in textwrap.wrap(line, per_line)):
+            per_line -= 1
+        wrapped.append(textwrap.fill(line, per_line) if per_line < len(line) else line)
+    return "\n".join(wrapped), size
+
+
 def confusion_matrix_figure(
     counts: np.ndarray,
     names: Sequence[str],
@@ -67,10 +90,15 @@ def confusion_matrix_figure(
     labels = [pretty(names[i]) for i in order]
 
     cell = 0.28 if n > 30 else 0.55
-    side = max(6.0, n * cell + 3.5)
+    side = max(7.0, n * cell + 3.5)
     tick_font = 7 if n > 50 else (9 if n > 10 else 11)
     extra = (3.0 if n > 30 else 2.5) if groups is not None and group_names is not None else 1.2
-    fig = Figure(figsize=(side + extra, side), dpi=100, layout="constrained")
+    width = side + extra
+    fig = Figure(figsize=(width, side), dpi=100, layout="compressed")
+    # Few classes make a narrow figure: shrink the title (down to 12 pt) and, if still too
+    # wide, wrap it, so it is never clipped at the figure's edges (it is centred on the axes,
+    # which sit left of the colour bar, hence only 3/4 of the width).
+    title, title_font = _fit_title(str(title), 0.75 * width * 72, min(tick_font + 7, 15))
     ax = fig.add_subplot()
     # A square-root colour scale keeps the small off-diagonal confusions visible.
     image = ax.imshow(
@@ -80,7 +108,7 @@ def confusion_matrix_figure(
     ax.set_yticks(np.arange(n), labels=labels, fontsize=tick_font)
     ax.set_xlabel("predicted class", fontsize=tick_font + 5)
     ax.set_ylabel("true class", fontsize=tick_font + 5)
-    ax.set_title(title, fontsize=tick_font + 7, pad=12)
+    ax.set_title(title, fontsize=title_font, pad=12)
     ax.tick_params(axis="x", top=False, bottom=True, labeltop=False)
 
     if n <= 30:  # annotate each cell with its percentage
@@ -114,10 +142,16 @@ def confusion_matrix_figure(
             secondary.set_ylabel(
                 "superclass (classes grouped by superclass)", fontsize=tick_font + 5
             )
-    colorbar = fig.colorbar(image, ax=ax, shrink=0.5, pad=0.01)
+    # With few classes the axes are short: a full-height colour bar and a two-line label keep
+    # the label within the bar's length instead of running past the figure's edges.
+    small = n <= 15
+    colorbar = fig.colorbar(image, ax=ax, shrink=0.9 if small else 0.5, pad=0.02)
     colorbar.set_ticks([0, 0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0])
     colorbar.set_label(
-        "share of the true class (row-normalised; square-root scale)", fontsize=tick_font + 4
+        "share of the true class"
+        + ("\n" if small else " ")
+        + "(row-normalised; square-root scale)",
+        fontsize=min(tick_font + 4, 13),
     )
     colorbar.ax.tick_params(labelsize=tick_font + 2)
     return fig
