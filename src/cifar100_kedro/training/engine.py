@@ -294,7 +294,7 @@ def _epochs_for_budget(
     """Epochs that fit ``budget_minutes``, from a timed warm-up on a throw-away copy."""
     probe = model_factory(total_steps=steps_per_epoch)
     warm_steps = max(2, min(steps_per_epoch, 10))
-    probe.fit(train_ds.take(2), epochs=1, verbose=0)  # compile and trace
+    probe.fit(train_ds.take(2), epochs=1, verbose=0, shuffle=False)  # compile and trace
     # Time from the end of the first batch: the first one also pays for starting the input
     # iterator (filling the shuffle buffer), which a real epoch pays once, not per step.
     first_done: list[float] = []
