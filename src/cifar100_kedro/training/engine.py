@@ -439,6 +439,8 @@ def fit_model(
         "trainable_params": count_params(model.trainable_weights),
         "total_params": int(model.count_params()),
         "batch_size": batch_size,
+        # Evaluation mode the recipe asks for: the reporting pipeline reads it.
+        "tta": bool(train_params.get("tta", False)),
         "train_images": int(len(y_train)),
         "images_per_second": float(len(y_train) * len(history) / max(history["seconds"].sum(), 1e-9)) if len(history) else 0.0,
         # Evaluation hint for reporting: average with horizontally flipped images (training.tta).

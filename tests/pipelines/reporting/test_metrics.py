@@ -221,3 +221,23 @@ def test_best_worst_with_few_classes_lists_each_once(label_names):
     table = m.best_worst_classes(report, {"best_worst_n": 10})
     assert table["class"].tolist() == ["b", "a", "c"]
     assert table["group"].tolist() == ["best", "best", "worst"]
+
+
+def test_predict_test_set_uses_flip_tta_when_the_recipe_asks():
+    """A model that only sees the left half: TTA averages it with the mirrored view."""
+    from cifar100_kedro.pipelines.reporting.metrics import predict_test_set
+
+    class LeftHalf:
+        def predict(self, images, batch_size=256, verbose=0):
+            left = images[:, :, :2, 0].mean(axis=(1, 2)) > 100
+            return np.stack([left, ~left], axis=1).astype(np.float32)
+
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[0, :, :2] = 255  # bright left half: plain says class 0, mirror says class 1
+    split = {"images": images, "fine": np.array([0, 1]), "coarse": np.array([0, 0])}
+    names = {"fine": ["a", "b"], "coarse": ["x"], "fine_to_coarse": [0, 0]}
+    summary = {"architecture": "m", "label_mode": "fine", "num_classes": 2}
+    plain = predict_test_set(LeftHalf(), split, names, summary, {"batch_size": 2})
+    tta = predict_test_set(LeftHalf(), split, names, {**summary, "tta": True}, {"batch_size": 2})
+    np.testing.assert_allclose(plain["probabilities"][0], [1.0, 0.0])
+    np.testing.assert_allclose(tta["probabilities"][0], [0.5, 0.5])

@@ -182,7 +182,8 @@ def predict_test_set(
 ) -> dict[str, np.ndarray]:
     """Run the model once over the test images; return what every report needs.
 
-    Returns ``probabilities`` (float32 N×C), ``labels`` and ``predicted`` (in the model's own
+    A summary with ``tta: true`` (from the recipe) averages each image's prediction with its
+    mirror's (``training.tta``). Returns ``probabilities`` (float32 N×C), ``labels`` and ``predicted`` (in the model's own
     label space: fine, or coarse for a coarse-label model), ``label_mode``, and where the data
     has superclasses, ``coarse_labels`` and ``coarse_predicted`` (fine predictions mapped
     through ``fine_to_coarse``; for a coarse model, its own predictions).
@@ -200,8 +201,17 @@ def predict_test_set(
     batch_size = int(reporting.get("batch_size", 256))
     logger.info("%s: predicting %d test images (%s labels)", name, len(images), mode)
     start = time.perf_counter()
-    probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
-    logger.info("%s: test predictions done in %.1f s", name, time.perf_counter() - start)
+    if training_summary.get("tta"):
+        # The recipe asks for horizontal-flip test-time augmentation (e.g. resnet9_fast).
+        from cifar100_kedro.training.tta import predict_with_flip_tta
+
+        probabilities = predict_with_flip_tta(model, images, batch_size=batch_size)
+    else:
+        probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    logger.info(
+        "%s: test predictions done in %.1f s%s", name, time.perf_counter() - start,
+        " (with flip TTA)" if training_summary.get("tta") else "",
+    )
     return assemble_predictions(probabilities, test_split, label_names, mode, name)
 
 
