@@ -22,12 +22,12 @@ class DeviceHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        from cifar100_kedro.training.device import configure_device
-
         params = catalog.load("parameters") if "parameters" in catalog else {}
         # Only runs that build or load Keras models pay for importing TensorFlow
         # (data_processing alone stays light).
         if any(_uses_keras(name) for name in pipeline.datasets()):
+            from cifar100_kedro.training.device import configure_device
+
             configure_device(params.get("device"))
         # Every `params:<namespace>.train` / `.model` the pipeline consumes.
         for dataset in sorted(pipeline.inputs()):
