@@ -443,8 +443,6 @@ def fit_model(
         "tta": bool(train_params.get("tta", False)),
         "train_images": int(len(y_train)),
         "images_per_second": float(len(y_train) * len(history) / max(history["seconds"].sum(), 1e-9)) if len(history) else 0.0,
-        # Evaluation hint for reporting: average with horizontally flipped images (training.tta).
-        "tta": bool(train_params.get("tta", False)),
     }
     if pretrained is not None:
         summary["pretrained_from"] = pretrained.name

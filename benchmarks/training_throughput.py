@@ -1,0 +1,263 @@
+"""Training images/s per architecture: the project's engine against an ImageDataGenerator feed.
+
+For every architecture of the default run, the same body, optimiser, schedule, loss and
+batch size (its conf recipe) is trained two (or three) ways, in the same process, interleaved:
+
+* **engine**: what ``training.engine.fit_model`` runs — uint8 arrays → tf.data (shuffle,
+  batch, prefetch) → model with on-graph normalisation and augmentation (Keras
+  preprocessing layers);
+* **ImageDataGenerator**: the papers' pipeline — the deprecated
+  ``tf.keras.preprocessing.image.ImageDataGenerator(...).flow(...)`` augmenting and
+  normalising float32 images in NumPy/SciPy on the CPU, feeding ``model.fit`` a model without
+  preprocessing layers. The recipe's augmentation is mapped to the closest IDG arguments
+  (listed under the table);
+* **tf.data aug** (recipes with augmentation only; a prototype, not what the engine does
+  today): the same Keras augmentation layers applied in a parallel ``tf.data`` ``map`` after
+  batching, so they run on the input pipeline's threads, overlapped with the training step,
+  instead of inside the model.
+
+Per architecture it prints images/s of each path, the ratio engine / IDG in wall time
+(> 1 = engine faster) and in CPU time (total work; less sensitive to other processes on a
+shared machine), the engine's CPU time per image, and how many epochs of the real 40,000-image training split (plus its
+10,000-image validation pass, costed at a third of a training image each) fit in 60 minutes:
+at the rate measured in this run, and if every core of this machine were free (from CPU
+time per image). Random uint8 images are used: throughput does not depend on content.
+
+    python benchmarks/training_throughput.py [--quick] [--architectures a,b] [--images N]
+        [--rounds R] [--no-idg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    REAL_TRAIN_IMAGES,
+    REAL_VALIDATION_IMAGES,
+    Timer,
+    architecture_recipes,
+    best_of,
+    compile_like_engine,
+    engine_model,
+    format_table,
+    hardware_line,
+    log,
+    num_classes_for,
+    usable_cores,
+)
+
+BUDGET_MINUTES = 60
+
+
+def idg_arguments(augmentation: list[dict[str, Any]] | None, normalization: str) -> tuple[dict[str, Any], list[str]]:
+    """ImageDataGenerator arguments closest to a recipe's augmentation + normalisation, and
+    notes on what could not be matched exactly."""
+    kwargs: dict[str, Any] = {}
+    notes: list[str] = []
+
+    def span(value) -> float:
+        return max(abs(v) for v in value) if isinstance(value, (list, tuple)) else abs(float(value))
+
+    for step in augmentation or []:
+        name = step["name"]
+        if name == "random_flip":
+            mode = step.get("mode", "horizontal_and_vertical")
+            kwargs["horizontal_flip"] = "horizontal" in mode
+            kwargs["vertical_flip"] = "vertical" in mode
+        elif name == "random_translation":
+            kwargs["height_shift_range"] = span(step.get("height_factor", 0.0))
+            kwargs["width_shift_range"] = span(step.get("width_factor", 0.0))
+            kwargs["fill_mode"] = step.get("fill_mode", "reflect")
+        elif name == "random_zoom":
+            kwargs["zoom_range"] = span(step.get("height_factor", 0.0))
+            kwargs["fill_mode"] = step.get("fill_mode", "reflect")
+        elif name == "random_rotation":
+            kwargs["rotation_range"] = 360.0 * span(step.get("factor", 0.0))
+            kwargs["fill_mode"] = step.get("fill_mode", "reflect")
+        elif name == "random_shear":
+            kwargs["shear_range"] = math.degrees(math.atan(span(step.get("x_factor", 0.0))))
+            kwargs["fill_mode"] = step.get("fill_mode", "reflect")
+        elif name == "random_brightness":
+            factor = span(step.get("factor", 0.0)) / 255.0 if span(step.get("factor", 0.0)) > 1 else span(step.get("factor", 0.0))
+            kwargs["brightness_range"] = (1.0 - factor, 1.0 + factor)
+        else:
+            notes.append(f"{name} has no ImageDataGenerator equivalent (left out)")
+    if kwargs.get("fill_mode") not in (None, "reflect", "nearest", "constant", "wrap"):
+        notes.append(f"fill_mode {kwargs['fill_mode']!r} → 'nearest'")
+        kwargs["fill_mode"] = "nearest"
+    if normalization == "rescale":
+        kwargs["rescale"] = 1.0 / 255
+    elif normalization in ("center", "standardize"):
+        kwargs["featurewise_center"] = True
+        kwargs["featurewise_std_normalization"] = normalization == "standardize"
+    return kwargs, notes
+
+
+def idg_model(recipe: dict[str, Any], total_steps: int):
+    """The same body with a float32 input and no preprocessing layers, compiled likewise."""
+    from cifar100_kedro.models import build_model
+
+    classes = num_classes_for(recipe["train"])
+    hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
+    body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
+    return compile_like_engine(body, recipe["train"], total_steps, classes)
+
+
+def measure_architecture(name: str, recipe: dict[str, Any], images: int, rounds: int, with_idg: bool) -> dict[str, Any]:
+    """Images/s of the engine and (optionally) the ImageDataGenerator feed for one recipe."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from cifar100_kedro.training.engine import make_dataset
+
+    keras.backend.clear_session()
+    train = recipe["train"]
+    batch = int(train["batch_size"])
+    steps = max(2, images // batch)
+    count = steps * batch
+    classes = num_classes_for(train)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, classes, size=count)
+    stats = {"mean": [125.0, 122.0, 113.0], "std": [63.0, 62.0, 66.0]}
+    total_steps = steps * (rounds + 1)
+
+    log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s)")
+    model, one_hot = engine_model(recipe, stats, total_steps)
+    dataset = make_dataset(x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0)
+    model.fit(dataset.take(1), verbose=0)  # compile and trace outside the timing
+
+    def engine_round() -> Any:
+        with Timer() as timer:
+            model.fit(dataset.take(steps), verbose=0)
+        return timer
+
+    measures = {"engine": engine_round}
+    notes: list[str] = []
+    if with_idg:
+        kwargs, notes = idg_arguments(train.get("augmentation"), train.get("normalization", "standardize"))
+        generator = tf.keras.preprocessing.image.ImageDataGenerator(**kwargs)
+        generator.mean = np.asarray(stats["mean"], dtype="float32").reshape(1, 1, 3)
+        generator.std = np.asarray(stats["std"], dtype="float32").reshape(1, 1, 3)
+        labels = keras.utils.to_categorical(y, classes) if one_hot else y
+        flow = generator.flow(x, labels, batch_size=batch, shuffle=True, seed=0)
+        reference, _ = idg_model(recipe, total_steps)
+        reference.fit(flow, steps_per_epoch=1, epochs=1, verbose=0)
+
+        def idg_round() -> Any:
+            with Timer() as timer:
+                reference.fit(flow, steps_per_epoch=steps, epochs=1, verbose=0)
+            return timer
+
+        measures["idg"] = idg_round
+    if train.get("augmentation"):
+        measures["tfdata"] = tfdata_round_factory(recipe, stats, total_steps, x, y, batch, classes, one_hot, steps)
+    best = best_of(rounds, measures)
+    engine = best["engine"]
+    engine_ips = count / engine.wall
+    cpu_per_image = engine.cpu / count
+    epoch_images = REAL_TRAIN_IMAGES + REAL_VALIDATION_IMAGES / 3
+    row = {
+        "architecture": name,
+        "batch": batch,
+        "images": count,
+        "engine_ips": engine_ips,
+        "engine_cores": engine.cores,
+        "cpu_ms_per_image": 1000 * cpu_per_image,
+        "epochs_60min_measured": BUDGET_MINUTES * 60 * engine_ips / epoch_images,
+        "epochs_60min_free_cores": BUDGET_MINUTES * 60 * usable_cores() / (cpu_per_image * epoch_images),
+        "idg_ips": float("nan"),
+        "ratio": float("nan"),
+        "cpu_ratio": float("nan"),
+        "tfdata_ips": float("nan"),
+        "notes": notes,
+    }
+    if "idg" in best:
+        row["idg_ips"] = count / best["idg"].wall
+        row["ratio"] = row["engine_ips"] / row["idg_ips"]
+        row["cpu_ratio"] = best["idg"].cpu / max(engine.cpu, 1e-9)
+    if "tfdata" in best:
+        row["tfdata_ips"] = count / best["tfdata"].wall
+    return row
+
+
+def tfdata_round_factory(recipe, stats, total_steps, x, y, batch, classes, one_hot, steps):
+    """A timed round of the prototype: augmentation layers in a parallel tf.data map, model
+    with normalisation only (float32 input)."""
+    import tensorflow as tf
+
+    from cifar100_kedro.models import build_model
+    from cifar100_kedro.training.engine import assemble_model, augmentation_layers, make_dataset
+
+    train = recipe["train"]
+    hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
+    body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
+    # The engine normalises before augmenting; here augmentation sees 0-255 floats, which only
+    # changes constant fill values (the recipes use reflect/nearest fills).
+    model = assemble_model(body, train.get("normalization", "standardize"), stats, None, input_dtype="float32")
+    compile_like_engine(model, train, total_steps, classes)
+    augment = tf.keras.Sequential(augmentation_layers(train.get("augmentation"), seed=0))
+    dataset = make_dataset(x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0).map(
+        lambda images, labels: (augment(tf.cast(images, tf.float32), training=True), labels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)
+    model.fit(dataset.take(1), verbose=0)
+
+    def tfdata_round() -> Any:
+        with Timer() as timer:
+            model.fit(dataset.take(steps), verbose=0)
+        return timer
+
+    return tfdata_round
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    headers = ["architecture", "batch", "engine img/s", "cores used", "IDG img/s", "engine / IDG (wall)",
+               "engine / IDG (CPU)", "tf.data aug img/s (prototype)", "engine CPU ms/image",
+               f"epochs in {BUDGET_MINUTES} min (as measured)", f"epochs in {BUDGET_MINUTES} min ({usable_cores()} free cores)"]
+    body = [
+        [r["architecture"], r["batch"], r["engine_ips"], r["engine_cores"], r["idg_ips"], r["ratio"], r["cpu_ratio"],
+         r["tfdata_ips"], r["cpu_ms_per_image"], r["epochs_60min_measured"], r["epochs_60min_free_cores"]]
+        for r in rows
+    ]
+    return format_table(headers, body)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--architectures", help="comma-separated namespaces (default: every architecture)")
+    parser.add_argument("--images", type=int, default=2048, help="training images per timed round (default 2048)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest counts (default 3)")
+    parser.add_argument("--no-idg", action="store_true", help="engine only")
+    parser.add_argument("--quick", action="store_true", help="--images 512 --rounds 2")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.rounds = 512, 2
+    if args.images < 1 or args.rounds < 1:
+        parser.error("--images and --rounds must be positive")
+    names = args.architectures.split(",") if args.architectures else None
+    recipes = architecture_recipes(names)
+    print(f"## Training throughput (engine vs ImageDataGenerator)\n\n{hardware_line()}\n")
+    print(f"~{args.images} random 32×32 images per round (at least 2 batches), best of {args.rounds} "
+          "interleaved round(s), each recipe's own batch size, float32.\n")
+    rows = [measure_architecture(n, r, args.images, args.rounds, not args.no_idg) for n, r in recipes.items()]
+    print(table(rows))
+    busy = [r["architecture"] for r in rows if r["engine_cores"] < 0.75 * usable_cores() and r["cpu_ms_per_image"] > 1]
+    if busy:
+        print(f"\nThe machine was busy (the engine used < 75 % of {usable_cores()} cores) for: {', '.join(busy)}; "
+              "their wall-time figures understate a free machine: compare the CPU-time columns.")
+    notes = sorted({f"{r['architecture']}: {note}" for r in rows for note in r["notes"]})
+    if notes:
+        print("\nImageDataGenerator mapping notes:\n" + "\n".join(f"- {n}" for n in notes))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
