@@ -46,7 +46,8 @@ def validate_train_params(train: dict[str, Any], where: str = "train") -> None:
         raise RecipeError(f"parameter '{where}' must be a mapping, got {type(train).__name__}")
     epochs = train.get("epochs")
     budget = train.get("time_budget_minutes")
-    if budget is None and (not isinstance(epochs, int) or epochs < 1):
+    # With a time budget, ``epochs`` is optional (an upper bound); when given it must be valid.
+    if (budget is None or epochs is not None) and (not isinstance(epochs, int) or epochs < 1):
         _fail(where, "epochs", f"must be a positive integer, got {epochs!r}")
     if budget is not None and (not isinstance(budget, (int, float)) or budget <= 0):
         _fail(where, "time_budget_minutes", f"must be a positive number, got {budget!r}")
