@@ -87,22 +87,19 @@ def read_archive(path: str | os.PathLike) -> dict[str, dict[bytes, Any]]:
         raise FileNotFoundError(f"CIFAR-100 archive not found: {archive}")
     contents: dict[str, dict[bytes, Any]] = {}
     try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            members = {}
-            for member in tar.getmembers():
+        # Stream mode: one pass of decompression, each pickle read as its member comes by
+        # (random access would decompress the archive twice: once to list, once to read).
+        with tarfile.open(archive, mode="r|*") as tar:
+            for member in tar:
                 name = _safe_member_name(member.name, archive)
                 parts = PurePosixPath(name).parts
-                if member.isfile() and len(parts) == 2 and parts[0] == ARCHIVE_FOLDER:
-                    members[parts[1]] = member
-            missing = [m for m in MEMBERS if m not in members]
-            if missing:
-                raise CifarFormatError(
-                    f"{archive}: missing {', '.join(f'{ARCHIVE_FOLDER}/{m}' for m in missing)}; "
-                    "is this the CIFAR-100 *python* version (cifar-100-python.tar.gz)?"
-                )
-            for key in MEMBERS:
+                if not (member.isfile() and len(parts) == 2 and parts[0] == ARCHIVE_FOLDER):
+                    continue
+                key = parts[1]
+                if key not in MEMBERS:
+                    continue
                 source = f"{archive}:{ARCHIVE_FOLDER}/{key}"
-                handle = tar.extractfile(members[key])
+                handle = tar.extractfile(member)
                 assert handle is not None  # a regular file always has a handle
                 with handle:
                     try:
@@ -116,6 +113,12 @@ def read_archive(path: str | os.PathLike) -> dict[str, dict[bytes, Any]]:
                         f"{source}: expected a dict, found {type(loaded).__name__}"
                     )
                 contents[key] = loaded
+        missing = [m for m in MEMBERS if m not in contents]
+        if missing:
+            raise CifarFormatError(
+                f"{archive}: missing {', '.join(f'{ARCHIVE_FOLDER}/{m}' for m in missing)}; "
+                "is this the CIFAR-100 *python* version (cifar-100-python.tar.gz)?"
+            )
     except (tarfile.TarError, EOFError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
