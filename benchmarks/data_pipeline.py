@@ -61,10 +61,13 @@ PROJECT = textwrap.dedent(
     os.chdir(project)
     started = time.perf_counter()
     with KedroSession.create(project_path=project, env="bench") as session:
+        run_started = time.perf_counter()
         session.run(pipeline_names=["data_processing"])
+        run_seconds = time.perf_counter() - run_started
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    print(json.dumps({"seconds": seconds, "run_seconds": run_seconds,
+                      "cpu_seconds": usage.ru_utime + usage.ru_stime,
                       "peak_rss_mb": usage.ru_maxrss / 1024}))
     """
 )
@@ -126,7 +129,9 @@ def main(argv: list[str] | None = None) -> dict:
     }
     result["reference_cpu_seconds"] = best(reference, "cpu_seconds")
     result["project_cpu_seconds"] = best(ours, "cpu_seconds")
+    result["project_run_seconds"] = best(ours, "run_seconds")
     result["time_ratio"] = result["project_seconds"] / result["reference_seconds"]
+    result["run_time_ratio"] = result["project_run_seconds"] / result["reference_seconds"]
     result["cpu_ratio"] = result["project_cpu_seconds"] / result["reference_cpu_seconds"]
     result["rss_ratio"] = result["project_peak_rss_mb"] / result["reference_peak_rss_mb"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -135,7 +140,11 @@ def main(argv: list[str] | None = None) -> dict:
     for label, key in (("reference (keras load_data)", "reference"), ("project (data_processing)", "project")):
         print(f"{label:34}{result[key + '_seconds']:10.2f}{result[key + '_cpu_seconds']:10.2f}{result[key + '_peak_rss_mb']:14.0f}")
     print(f"{'ratio (target ≤1.5 time, ≤2 RSS)':34}{result['time_ratio']:10.2f}{result['cpu_ratio']:10.2f}{result['rss_ratio']:14.2f}")
-    print("(the project's times include starting a KedroSession: config, catalog, hooks)")
+    print(
+        f"{'project, pipeline run only':34}{result['project_run_seconds']:10.2f}"
+        f"   → {result['run_time_ratio']:.2f}× the reference (without starting the KedroSession)"
+    )
+    print("(the project's first row includes starting a KedroSession: config, catalog, hooks)")
     return result
 
 
