@@ -150,9 +150,12 @@ def make_optimizer(optimizer: dict[str, Any], learning_rate, where: str) -> kera
 class EpochRecorder(keras.callbacks.Callback):
     """Appends each finished epoch to a CSV (kept across resumes) and logs time and ETA."""
 
-    def __init__(self, path: Path, epochs: int, architecture: str) -> None:
+    def __init__(
+        self, path: Path, epochs: int, architecture: str, metrics: tuple[str, ...] = HISTORY_COLUMNS[1:5]
+    ) -> None:
         super().__init__()
         self.path, self.epochs, self.architecture = path, epochs, architecture
+        self.metrics = tuple(metrics)  # the Keras log keys recorded, in this order
         self._started = 0.0
         self._durations: list[float] = []
 
@@ -166,18 +169,17 @@ class EpochRecorder(keras.callbacks.Callback):
         lr = self.model.optimizer.learning_rate
         row = {
             "epoch": epoch + 1,
-            **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:5] if k in logs},
+            **{k: float(logs[k]) for k in self.metrics if k in logs},
             "learning_rate": float(keras.ops.convert_to_numpy(lr)),
             "seconds": seconds,
         }
         frame = pd.DataFrame([row])
         frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
         eta = np.mean(self._durations) * (self.epochs - epoch - 1)
+        values = "  ".join(f"{k} {row.get(k, math.nan):.4f}" for k in self.metrics)
         logger.info(
-            "%s: epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.1fs  ETA %s",
-            self.architecture, epoch + 1, self.epochs,
-            row.get("loss", math.nan), row.get("accuracy", math.nan),
-            row.get("val_loss", math.nan), row.get("val_accuracy", math.nan),
+            "%s: epoch %d/%d  %s  %.1fs  ETA %s",
+            self.architecture, epoch + 1, self.epochs, values,
             seconds, time.strftime("%H:%M:%S", time.gmtime(eta)),
         )
 

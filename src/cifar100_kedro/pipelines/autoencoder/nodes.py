@@ -32,6 +32,7 @@ from cifar100_kedro.pipelines.autoencoder.images import (
 )
 from cifar100_kedro.training import device
 from cifar100_kedro.training.engine import (
+    EpochRecorder,
     assemble_model,
     count_params,
     make_callbacks,
@@ -84,39 +85,6 @@ def reconstruction_dataset(images: np.ndarray, batch_size: int, *, shuffle: bool
         lambda x: (x, tf.cast(x, tf.float32) / 255.0), num_parallel_calls=tf.data.AUTOTUNE
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-class ReconstructionRecorder(keras.callbacks.Callback):
-    """Appends each finished epoch to a CSV (kept across resumes) and logs time and ETA."""
-
-    def __init__(self, path: Path, epochs: int) -> None:
-        super().__init__()
-        self.path, self.epochs = path, epochs
-        self._started = 0.0
-        self._durations: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        seconds = time.perf_counter() - self._started
-        self._durations.append(seconds)
-        row = {
-            "epoch": epoch + 1,
-            **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:5] if k in logs},
-            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-            "seconds": seconds,
-        }
-        pd.DataFrame([row]).to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
-        eta = np.mean(self._durations) * (self.epochs - epoch - 1)
-        logger.info(
-            "%s: epoch %d/%d  loss %.5f  mse %.5f  val_loss %.5f  val_mse %.5f  %.1fs  ETA %s",
-            NAMESPACE, epoch + 1, self.epochs,
-            row.get("loss", math.nan), row.get("reconstruction_mse", math.nan),
-            row.get("val_loss", math.nan), row.get("val_reconstruction_mse", math.nan),
-            seconds, time.strftime("%H:%M:%S", time.gmtime(eta)),
-        )
 
 
 def _check_recipe(train_params: dict[str, Any], num_images: int, where: str) -> None:
@@ -193,7 +161,7 @@ def train_autoencoder(
             jit_compile=device.current().xla,
         )
     callbacks = make_callbacks(train_params.get("callbacks"), work_dir, where)
-    callbacks.append(ReconstructionRecorder(history_path, epochs))
+    callbacks.append(EpochRecorder(history_path, epochs, NAMESPACE, metrics=HISTORY_COLUMNS[1:5]))
     logger.info(
         "%s: training %s: %d images, batch %d, %d epochs, %s parameters%s",
         NAMESPACE, model_params["builder"], len(images), batch_size, epochs,
