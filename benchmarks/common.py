@@ -8,6 +8,7 @@ noisy, ratios much less so. Every timing is reported as wall time *and* process 
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF = PROJECT_ROOT / "conf"
@@ -56,7 +57,7 @@ def hardware_line() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     gpu_text = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) or "none"
     try:
-        load = "load avg %.1f/%.1f/%.1f" % os.getloadavg()
+        load = "load avg {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
     except OSError:
         load = "load n/a"
     return (
@@ -195,7 +196,7 @@ def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int
 class Timer:
     """Wall and process-CPU seconds of a block (CPU time counts every thread)."""
 
-    def __enter__(self) -> Timer:
+    def __enter__(self) -> Timer:  # noqa: PYI034 (Python 3.10 has no typing.Self)
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
         return self
 
@@ -226,7 +227,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     def cell(value: Any) -> str:
         if isinstance(value, float):
-            if value != value:  # NaN
+            if math.isnan(value):
                 return "n/a"
             return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
         return str(value)

@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     Timer,
     architecture_recipes,
     best_of,
@@ -114,10 +114,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--images", type=int, default=2048, help="test images per timed round (default 2048)")
     parser.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256, as reporting)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the fastest counts (default 2)")
-    parser.add_argument("--quick", action="store_true", help="--images 512 --rounds 2")
+    parser.add_argument("--quick", action="store_true", help="--images 1024 --rounds 2")
     args = parser.parse_args(argv)
     if args.quick:
-        args.images, args.rounds = 512, 2
+        args.images, args.rounds = 1024, 2
     if min(args.images, args.batch_size, args.rounds) < 1:
         parser.error("--images, --batch-size and --rounds must be positive")
     names = args.architectures.split(",") if args.architectures else None

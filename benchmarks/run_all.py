@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import format_table, hardware_line  # noqa: E402
+from common import format_table, hardware_line
 
 # (name, title, script). Scripts by others are called the same way and may be absent.
 BENCHMARKS = (
@@ -90,13 +90,27 @@ def run_one(
     print(f"\n>>> {' '.join(Path(a).name if a.endswith('.py') else a for a in args[1:])}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     try:
-        done = subprocess.run(args, stdout=subprocess.PIPE, text=True, timeout=timeout, cwd=HERE.parent, env=env)
+        done = subprocess.run(
+            args, stdout=subprocess.PIPE, text=True, timeout=timeout, cwd=HERE.parent, env=env, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return {"name": name, "status": f"timed out after {timeout:.0f} s", "seconds": time.perf_counter() - started,
                 "output": output}
     status = "ok" if done.returncode == 0 else f"failed (exit {done.returncode})"
     return {"name": name, "status": status, "seconds": time.perf_counter() - started, "output": done.stdout.strip()}
+
+
+def as_markdown(output: str) -> str:
+    """A benchmark's output for the report: without its leading ``## title`` line (the report
+    gives each one), and fenced as text when it has no Markdown table (plain columns)."""
+    lines = output.strip().splitlines()
+    if lines and lines[0].startswith("## "):
+        lines = lines[1:]
+    text = "\n".join(lines).strip()
+    if text and not any(line.startswith("|") for line in lines):
+        text = f"```text\n{text}\n```"
+    return text
 
 
 def report(results: list[dict], quick: bool) -> str:
@@ -116,19 +130,21 @@ def report(results: list[dict], quick: bool) -> str:
         summary,
     ]
     for result in results:
-        parts += ["", f"### {titles[result['name']]}", "", result["output"] or "(no output)"]
+        parts += ["", f"## {titles[result['name']]}", "", as_markdown(result["output"]) or "(no output)"]
     return "\n".join(parts) + "\n"
 
 
 def update_between_markers(path: Path, text: str) -> None:
     """Replace what lies between README_START and README_END in ``path`` with ``text``."""
-    content = path.read_text(encoding="utf-8")
-    start, end = content.find(README_START), content.find(README_END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path}: needs the markers {README_START} and {README_END} (in this order)")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # Markers count only on lines of their own (a mention inside a sentence does not).
+    starts = [i for i, line in enumerate(lines) if line.strip() == README_START]
+    ends = [i for i, line in enumerate(lines) if line.strip() == README_END]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise SystemExit(f"{path}: needs exactly one line {README_START} followed by one line {README_END}")
     # Demote the report's headings by two levels to sit under the README's own section.
-    body = "\n".join("##" + line if line.startswith("#") else line for line in text.strip().splitlines())
-    updated = content[: start + len(README_START)] + "\n" + body + "\n" + content[end:]
+    body = ["##" + line if line.startswith("#") else line for line in text.strip().splitlines()]
+    updated = "\n".join(lines[: starts[0] + 1] + body + lines[ends[0]:]) + "\n"
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(updated, encoding="utf-8")
     temporary.replace(path)
@@ -154,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_readme:  # fail before hours of benchmarks, not after
         if not args.update_readme.exists():
             parser.error(f"--update-readme: {args.update_readme} does not exist")
-        content = args.update_readme.read_text(encoding="utf-8")
-        if README_START not in content or README_END not in content:
-            parser.error(f"--update-readme: {args.update_readme} lacks the markers {README_START} / {README_END}")
+        lines = [line.strip() for line in args.update_readme.read_text(encoding="utf-8").splitlines()]
+        if lines.count(README_START) != 1 or lines.count(README_END) != 1:
+            parser.error(f"--update-readme: {args.update_readme} needs one line {README_START} and one line {README_END}")
     with tempfile.TemporaryDirectory(prefix="benchmarks_") as workdir:
         env = child_environment(Path(workdir))
         results = [

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     REAL_TRAIN_IMAGES,
     REAL_VALIDATION_IMAGES,
     Timer,
