@@ -6,7 +6,7 @@ to standard error. A benchmark script that is missing gets a "not available" row
 fails a "failed" row: the others still run.
 
     python benchmarks/run_all.py                  # full sizes (hours on a 2-core CPU)
-    python benchmarks/run_all.py --quick          # small sizes (see docs/readme_benchmarks.md)
+    python benchmarks/run_all.py --quick          # small sizes (see the README section "Benchmarks")
     python benchmarks/run_all.py --quick --output docs/benchmark_results.md
     python benchmarks/run_all.py --quick --update-readme README.md   # rewrite the README's results
     python benchmarks/run_all.py --only flops,training_throughput --architectures resnet9_fast,chavez_m1
