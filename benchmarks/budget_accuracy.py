@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     Timer,
     architecture_recipes,
+    engine_augmenter,
     engine_model,
     format_table,
     hardware_line,
@@ -97,7 +98,10 @@ def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: flo
     steps_per_epoch = math.ceil(len(train["images"]) / batch)
     stats = normalization_stats(train)
     one_hot = params.get("loss") == "categorical_crossentropy" or float(params.get("label_smoothing", 0)) > 0
-    dataset = make_dataset(train["images"], train[label_mode], batch, num_classes=classes, one_hot=one_hot, shuffle=True)
+    dataset = make_dataset(
+        train["images"], train[label_mode], batch, num_classes=classes, one_hot=one_hot, shuffle=True,
+        augment=engine_augmenter(recipe),
+    )
     max_epochs = int(params.get("epochs") or 10**6)
     schedule = (params.get("schedule") or {}).get("name", "constant")
     if schedule in LENGTH_AWARE_SCHEDULES:

@@ -157,9 +157,11 @@ def num_classes_for(train_params: dict[str, Any]) -> int:
 
 # ----------------------------------------------------------------------------- models
 def compile_like_engine(
-    model, train_params: dict[str, Any], total_steps: int, num_classes: int, where: str = "benchmark"
+    model, train_params: dict[str, Any], total_steps: int, num_classes: int, where: str = "benchmark",
+    steps_per_execution: int | None = None,
 ):
-    """Compile ``model`` with the recipe's optimiser, schedule and loss, as ``fit_model`` does."""
+    """Compile ``model`` with the recipe's optimiser, schedule and loss, as ``fit_model`` does
+    (``steps_per_execution``: the recipe's unless given)."""
     import keras
 
     from cifar100_kedro.training.engine import make_optimizer
@@ -173,12 +175,21 @@ def compile_like_engine(
         if one_hot
         else keras.losses.SparseCategoricalCrossentropy()
     )
-    model.compile(optimizer=make_optimizer(train_params["optimizer"], lr, where), loss=loss, metrics=["accuracy"])
+    model.compile(
+        optimizer=make_optimizer(train_params["optimizer"], lr, where), loss=loss, metrics=["accuracy"],
+        steps_per_execution=int(steps_per_execution or train_params.get("steps_per_execution", 1)),
+    )
     return model, one_hot
 
 
-def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int, seed: int = 0):
-    """``uint8 → normalisation → on-graph augmentation → body``, compiled: the engine's model."""
+def engine_placement(recipe: dict[str, Any], placement: str | None = None) -> str:
+    """Where the engine runs ``recipe``'s augmentation here: ``model`` or ``dataset``."""
+    return placement or recipe["train"].get("augmentation_placement", "model")
+
+
+def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int, seed: int = 0, placement: str | None = None):
+    """``uint8 → normalisation → [augmentation, when placed in the model] → body``, compiled:
+    the engine's model."""
     from cifar100_kedro.models import build_model
     from cifar100_kedro.training.engine import assemble_model
 
@@ -186,10 +197,21 @@ def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int
     classes = num_classes_for(train_params)
     hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
     body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
+    in_model = engine_placement(recipe, placement) == "model"
     model = assemble_model(
-        body, train_params.get("normalization", "standardize"), stats, train_params.get("augmentation"), seed=seed,
+        body, train_params.get("normalization", "standardize"), stats,
+        train_params.get("augmentation") if in_model else None, seed=seed,
     )
     return compile_like_engine(model, train_params, total_steps, classes)
+
+
+def engine_augmenter(recipe: dict[str, Any], seed: int = 0, placement: str | None = None):
+    """The engine's tf.data augmentation function for ``recipe`` (None when in the model)."""
+    from cifar100_kedro.training.engine import dataset_augmenter
+
+    if engine_placement(recipe, placement) != "dataset":
+        return None
+    return dataset_augmenter(recipe["train"].get("augmentation"), seed)
 
 
 # ----------------------------------------------------------------------------- timing

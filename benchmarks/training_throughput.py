@@ -4,17 +4,17 @@ For every architecture of the default run, the same body, optimiser, schedule, l
 batch size (its conf recipe) is trained two (or three) ways, in the same process, interleaved:
 
 * **engine**: what ``training.engine.fit_model`` runs — uint8 arrays → tf.data (shuffle,
-  batch, prefetch) → model with on-graph normalisation and augmentation (Keras
-  preprocessing layers);
+  batch, prefetch) → model with on-graph normalisation, with the recipe's augmentation
+  (Keras preprocessing layers) where its ``augmentation_placement`` puts it (``model`` by
+  default) and its ``steps_per_execution``;
 * **ImageDataGenerator**: the papers' pipeline — the deprecated
   ``tf.keras.preprocessing.image.ImageDataGenerator(...).flow(...)`` augmenting and
   normalising float32 images in NumPy/SciPy on the CPU, feeding ``model.fit`` a model without
   preprocessing layers. The recipe's augmentation is mapped to the closest IDG arguments
   (listed under the table);
-* **tf.data aug** (recipes with augmentation only; a prototype, not what the engine does
-  today): the same Keras augmentation layers applied in a parallel ``tf.data`` ``map`` after
-  batching, so they run on the input pipeline's threads, overlapped with the training step,
-  instead of inside the model.
+* **engine, other placement** (recipes with augmentation only): the engine with the
+  augmentation placed the other way (``augmentation_placement: dataset``: a parallel
+  ``tf.data`` map, overlapped with the step).
 
 Per architecture it prints images/s of each path, the ratio engine / IDG in wall time
 (> 1 = engine faster) and in CPU time (total work; less sensitive to other processes on a
@@ -24,7 +24,7 @@ at the rate measured in this run, and if every core of this machine were free (f
 time per image). Random uint8 images are used: throughput does not depend on content.
 
     python benchmarks/training_throughput.py [--quick] [--architectures a,b] [--images N]
-        [--rounds R] [--no-idg]
+        [--rounds R] [--min-seconds S] [--max-images M] [--no-idg]
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ from common import (
     architecture_recipes,
     best_of,
     compile_like_engine,
+    engine_augmenter,
     engine_model,
+    engine_placement,
     format_table,
     hardware_line,
     log,
@@ -100,16 +102,44 @@ def idg_arguments(augmentation: list[dict[str, Any]] | None, normalization: str)
 
 
 def idg_model(recipe: dict[str, Any], total_steps: int):
-    """The same body with a float32 input and no preprocessing layers, compiled likewise."""
+    """The same body with a float32 input and no preprocessing layers, compiled likewise
+    (one step per call, as the papers' Keras 2 ``fit``)."""
     from cifar100_kedro.models import build_model
 
     classes = num_classes_for(recipe["train"])
     hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
     body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
-    return compile_like_engine(body, recipe["train"], total_steps, classes)
+    # Keras 2's ``fit`` ran one step per call (``steps_per_execution`` came later).
+    return compile_like_engine(body, recipe["train"], total_steps, classes, steps_per_execution=1)
 
 
-def measure_architecture(name: str, recipe: dict[str, Any], images: int, rounds: int, with_idg: bool) -> dict[str, Any]:
+def calibrated_steps(recipe, stats, batch: int, classes: int, steps: int, min_seconds: float, max_images: int) -> int:
+    """Steps per round so that a round of the engine lasts about ``min_seconds`` (at least
+    ``steps``, at most ``max_images`` images): fixed costs of starting a ``fit`` (iterators,
+    the shuffle buffer, IDG's worker) would otherwise dominate the rounds of the tiniest models."""
+    import numpy as np
+
+    from cifar100_kedro.training.engine import make_dataset
+
+    probe_steps = min(steps, 4)
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(probe_steps * batch, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, classes, size=len(x))
+    model, one_hot = engine_model(recipe, stats, 100)
+    dataset = make_dataset(x, y, batch, num_classes=classes, one_hot=one_hot, augment=engine_augmenter(recipe))
+    model.fit(dataset, verbose=0)  # compile
+    with Timer() as timer:
+        model.fit(dataset, verbose=0)
+    per_step = timer.wall / probe_steps
+    del model
+    wanted = math.ceil(min_seconds / max(per_step, 1e-6))
+    return int(min(max(steps, wanted), max(2, max_images // batch)))
+
+
+def measure_architecture(
+    name: str, recipe: dict[str, Any], images: int, rounds: int, with_idg: bool,
+    min_seconds: float = 0.0, max_images: int = 16384,
+) -> dict[str, Any]:
     """Images/s of the engine and (optionally) the ImageDataGenerator feed for one recipe."""
     import keras
     import numpy as np
@@ -120,26 +150,39 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, rounds:
     keras.backend.clear_session()
     train = recipe["train"]
     batch = int(train["batch_size"])
-    steps = max(2, images // batch)
-    count = steps * batch
     classes = num_classes_for(train)
+    stats = {"mean": [125.0, 122.0, 113.0], "std": [63.0, 62.0, 66.0]}
+    steps = max(2, images // batch)
+    if min_seconds:
+        steps = calibrated_steps(recipe, stats, batch, classes, steps, min_seconds, max_images)
+    count = steps * batch
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, classes, size=count)
-    stats = {"mean": [125.0, 122.0, 113.0], "std": [63.0, 62.0, 66.0]}
     total_steps = steps * (rounds + 1)
 
-    log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s)")
-    model, one_hot = engine_model(recipe, stats, total_steps)
-    dataset = make_dataset(x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0)
-    model.fit(dataset.take(1), verbose=0)  # compile and trace outside the timing
+    placement = engine_placement(recipe)
+    log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s), augmentation in the {placement}")
 
-    def engine_round() -> Any:
-        with Timer() as timer:
-            model.fit(dataset.take(steps), verbose=0)
-        return timer
+    def engine_round_factory(placement: str) -> Any:
+        model, one_hot = engine_model(recipe, stats, total_steps, placement=placement)
+        dataset = make_dataset(
+            x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0,
+            augment=engine_augmenter(recipe, placement=placement),
+        )
+        model.fit(dataset.take(1), verbose=0)  # compile and trace outside the timing
 
-    measures = {"engine": engine_round}
+        def engine_round() -> Any:
+            with Timer() as timer:
+                model.fit(dataset.take(steps), verbose=0)
+            return timer
+
+        return engine_round, one_hot
+
+    measures = {}
+    measures["engine"], one_hot = engine_round_factory(placement)
+    if train.get("augmentation"):
+        measures["other"], _ = engine_round_factory("model" if placement == "dataset" else "dataset")
     notes: list[str] = []
     if with_idg:
         kwargs, notes = idg_arguments(train.get("augmentation"), train.get("normalization", "standardize"))
@@ -157,8 +200,6 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, rounds:
             return timer
 
         measures["idg"] = idg_round
-    if train.get("augmentation"):
-        measures["tfdata"] = tfdata_round_factory(recipe, stats, total_steps, x, y, batch, classes, one_hot, steps)
     best = best_of(rounds, measures)
     engine = best["engine"]
     engine_ips = count / engine.wall
@@ -167,6 +208,7 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, rounds:
     row = {
         "architecture": name,
         "batch": batch,
+        "placement": placement if train.get("augmentation") else "none",
         "images": count,
         "engine_ips": engine_ips,
         "engine_cores": engine.cores,
@@ -176,55 +218,25 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, rounds:
         "idg_ips": float("nan"),
         "ratio": float("nan"),
         "cpu_ratio": float("nan"),
-        "tfdata_ips": float("nan"),
+        "other_ips": float("nan"),
         "notes": notes,
     }
     if "idg" in best:
         row["idg_ips"] = count / best["idg"].wall
         row["ratio"] = row["engine_ips"] / row["idg_ips"]
         row["cpu_ratio"] = best["idg"].cpu / max(engine.cpu, 1e-9)
-    if "tfdata" in best:
-        row["tfdata_ips"] = count / best["tfdata"].wall
+    if "other" in best:
+        row["other_ips"] = count / best["other"].wall
     return row
 
 
-def tfdata_round_factory(recipe, stats, total_steps, x, y, batch, classes, one_hot, steps):
-    """A timed round of the prototype: augmentation layers in a parallel tf.data map, model
-    with normalisation only (float32 input)."""
-    import tensorflow as tf
-
-    from cifar100_kedro.models import build_model
-    from cifar100_kedro.training.engine import assemble_model, augmentation_layers, make_dataset
-
-    train = recipe["train"]
-    hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
-    body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
-    # The engine normalises before augmenting; here augmentation sees 0-255 floats, which only
-    # changes constant fill values (the recipes use reflect/nearest fills).
-    model = assemble_model(body, train.get("normalization", "standardize"), stats, None, input_dtype="float32")
-    compile_like_engine(model, train, total_steps, classes)
-    augment = tf.keras.Sequential(augmentation_layers(train.get("augmentation"), seed=0))
-    dataset = make_dataset(x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0).map(
-        lambda images, labels: (augment(tf.cast(images, tf.float32), training=True), labels),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    ).prefetch(tf.data.AUTOTUNE)
-    model.fit(dataset.take(1), verbose=0)
-
-    def tfdata_round() -> Any:
-        with Timer() as timer:
-            model.fit(dataset.take(steps), verbose=0)
-        return timer
-
-    return tfdata_round
-
-
 def table(rows: list[dict[str, Any]]) -> str:
-    headers = ["architecture", "batch", "engine img/s", "cores used", "IDG img/s", "engine / IDG (wall)",
-               "engine / IDG (CPU)", "tf.data aug img/s (prototype)", "engine CPU ms/image",
+    headers = ["architecture", "batch", "augmentation in", "engine img/s", "cores used", "IDG img/s", "engine / IDG (wall)",
+               "engine / IDG (CPU)", "other placement img/s", "engine CPU ms/image",
                f"epochs in {BUDGET_MINUTES} min (as measured)", f"epochs in {BUDGET_MINUTES} min ({usable_cores()} free cores)"]
     body = [
-        [r["architecture"], r["batch"], r["engine_ips"], r["engine_cores"], r["idg_ips"], r["ratio"], r["cpu_ratio"],
-         r["tfdata_ips"], r["cpu_ms_per_image"], r["epochs_60min_measured"], r["epochs_60min_free_cores"]]
+        [r["architecture"], r["batch"], r["placement"], r["engine_ips"], r["engine_cores"], r["idg_ips"], r["ratio"],
+         r["cpu_ratio"], r["other_ips"], r["cpu_ms_per_image"], r["epochs_60min_measured"], r["epochs_60min_free_cores"]]
         for r in rows
     ]
     return format_table(headers, body)
@@ -235,19 +247,26 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--architectures", help="comma-separated namespaces (default: every architecture)")
     parser.add_argument("--images", type=int, default=2048, help="training images per timed round (default 2048)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest counts (default 3)")
+    parser.add_argument("--min-seconds", type=float, default=3.0,
+                        help="grow a round (up to --max-images) until the engine needs about this long (default 3)")
+    parser.add_argument("--max-images", type=int, default=16384, help="images per round at most (default 16384)")
     parser.add_argument("--no-idg", action="store_true", help="engine only")
-    parser.add_argument("--quick", action="store_true", help="--images 512 --rounds 2")
+    parser.add_argument("--quick", action="store_true", help="--images 512 --rounds 2 --min-seconds 1.5")
     args = parser.parse_args(argv)
     if args.quick:
-        args.images, args.rounds = 512, 2
+        args.images, args.rounds, args.min_seconds = 512, 2, 1.5
     if args.images < 1 or args.rounds < 1:
         parser.error("--images and --rounds must be positive")
     names = args.architectures.split(",") if args.architectures else None
     recipes = architecture_recipes(names)
     print(f"## Training throughput (engine vs ImageDataGenerator)\n\n{hardware_line()}\n")
-    print(f"~{args.images} random 32×32 images per round (at least 2 batches), best of {args.rounds} "
-          "interleaved round(s), each recipe's own batch size, float32.\n")
-    rows = [measure_architecture(n, r, args.images, args.rounds, not args.no_idg) for n, r in recipes.items()]
+    print(f"≥{args.images} random 32×32 images per round (at least 2 batches; more for fast models, so that a "
+          f"round lasts ≈{args.min_seconds:g} s, up to {args.max_images}), best of {args.rounds} interleaved round(s), "
+          "each recipe's own batch size and steps per execution (IDG: one step per call, as Keras 2), float32.\n")
+    rows = [
+        measure_architecture(n, r, args.images, args.rounds, not args.no_idg, args.min_seconds, args.max_images)
+        for n, r in recipes.items()
+    ]
     print(table(rows))
     busy = [r["architecture"] for r in rows if r["engine_cores"] < 0.75 * usable_cores() and r["cpu_ms_per_image"] > 1]
     if busy:

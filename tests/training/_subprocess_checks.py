@@ -29,37 +29,45 @@ RECIPE = {
 MODEL = {"builder": "chavez_progressive", "stage": 4}
 
 
-def train_once(work_dir, **device):
+def train_once(work_dir, recipe=None, **device):
     from cifar100_kedro.training.device import configure_device
     from cifar100_kedro.training.engine import fit_model
 
     state = configure_device(device)
     data = _tiny_data()
-    model, history, summary = fit_model(data, _tiny_data(seed=1), None, MODEL, RECIPE, architecture="probe", work_dir=work_dir)
+    model, history, summary = fit_model(data, _tiny_data(seed=1), None, MODEL, recipe or RECIPE, architecture="probe", work_dir=work_dir)
     return model, history, summary, state
 
 
 def main(check: str) -> None:
     if check == "deterministic":
+        # Both augmentation placements: in the model, and in the parallel tf.data map.
         from cifar100_kedro.training.device import configure_device
         from cifar100_kedro.training.engine import fit_model
 
         configure_device({"seed": 7, "deterministic": True})
-        weights = []
-        for _ in range(2):
-            with tempfile.TemporaryDirectory() as tmp:
-                model, *_ = fit_model(_tiny_data(), _tiny_data(seed=1), None, MODEL, RECIPE, architecture="probe", work_dir=tmp)
-                weights.append([w.copy() for w in model.get_weights()])
-        same = all(np.array_equal(a, b) for a, b in zip(*weights))
-        print(json.dumps({"identical": bool(same), "arrays": len(weights[0])}))
+        outcome = {}
+        for placement in ("model", "dataset"):
+            recipe = {**RECIPE, "augmentation_placement": placement}
+            weights = []
+            for _ in range(2):
+                with tempfile.TemporaryDirectory() as tmp:
+                    model, _, summary = fit_model(_tiny_data(), _tiny_data(seed=1), None, MODEL, recipe, architecture="probe", work_dir=tmp)
+                    weights.append([w.copy() for w in model.get_weights()])
+            same = all(np.array_equal(a, b) for a, b in zip(*weights))
+            outcome[placement] = {"identical": bool(same), "arrays": len(weights[0]), "placement": summary["augmentation_placement"]}
+        print(json.dumps(outcome))
     elif check == "mirrored":
         with tempfile.TemporaryDirectory() as tmp:
-            model, history, summary, state = train_once(tmp, strategy="mirrored", cpu_logical_devices=2)
+            # Augmenting in the tf.data map: the distributed dataset must carry the layers' state.
+            recipe = {**RECIPE, "augmentation_placement": "dataset"}
+            model, history, summary, state = train_once(tmp, recipe, strategy="mirrored", cpu_logical_devices=2)
         print(json.dumps({
             "replicas": state.strategy.num_replicas_in_sync,
             "strategy": type(state.strategy).__name__,
             "epochs": summary["epochs_run"],
             "finite_loss": bool(np.isfinite(history["loss"]).all()),
+            "placement": summary["augmentation_placement"],
         }))
     else:
         raise SystemExit(f"unknown check {check!r}")

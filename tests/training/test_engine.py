@@ -37,6 +37,7 @@ def _recipe(**changes):
         ({"normalization": "zscore"}, r"'arch.train.normalization'"),
         ({"label_smoothing": 1.5}, r"'arch.train.label_smoothing'"),
         ({"schedule": {"name": "cyclic"}}, r"'arch.train.schedule.name'"),
+        ({"augmentation_placement": "gpu"}, r"'arch.train.augmentation_placement': must be one of"),
     ],
 )
 def test_bad_recipe_names_the_key(changes, message):
@@ -106,6 +107,18 @@ def test_coarse_labels_and_one_hot_label_smoothing(tmp_path):
     assert summary["num_classes"] == 2 and model.output_shape == (None, 2)
 
 
+def test_steps_per_execution_runs_every_batch_and_keeps_the_time_budget_working(tmp_path):
+    data = _tiny_data(n=80)  # 5 batches of 16: not a multiple of 4 steps per call
+    model, history, _ = fit_model(data, data, None, MODEL, _recipe(epochs=2, steps_per_execution=4), architecture="arch", work_dir=tmp_path / "a")
+    assert int(model.optimizer.iterations) == 10 and list(history["epoch"]) == [1, 2]
+    # The budget probe times whole calls (batch callbacks come once per 4 steps).
+    budgeted = _recipe(epochs=3, steps_per_execution=4, time_budget_minutes=5)
+    _, _, summary = fit_model(data, data, None, MODEL, budgeted, architecture="arch", work_dir=tmp_path / "b")
+    assert summary["epochs_requested"] == 3
+    with pytest.raises(RecipeError, match=r"'arch.train.steps_per_execution': must be a positive integer, got 0"):
+        validate_train_params(_recipe(steps_per_execution=0), "arch.train")
+
+
 class _Interrupt(keras.callbacks.Callback):
     """Stands in for Ctrl-C / a killed process after a given epoch."""
 
@@ -162,9 +175,11 @@ def _run_check(name: str) -> dict:
 
 def test_deterministic_mode_gives_identical_weights_twice():
     outcome = _run_check("deterministic")
-    assert outcome["identical"] and outcome["arrays"] > 0
+    for placement in ("model", "dataset"):
+        assert outcome[placement]["placement"] == placement
+        assert outcome[placement]["identical"] and outcome[placement]["arrays"] > 0
 
 
 def test_mirrored_strategy_on_two_logical_cpus():
     outcome = _run_check("mirrored")
-    assert outcome == {"replicas": 2, "strategy": "MirroredStrategy", "epochs": 2, "finite_loss": True}
+    assert outcome == {"replicas": 2, "strategy": "MirroredStrategy", "epochs": 2, "finite_loss": True, "placement": "dataset"}

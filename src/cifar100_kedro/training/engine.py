@@ -7,6 +7,13 @@
 - model: ``uint8 image → Normalization (train-split statistics) → augmentation (Keras
   preprocessing layers, active in training only) → builder body``, so a saved model takes
   raw images and there is no train/serve skew;
+- augmentation placement (``train.augmentation_placement``): the same Keras layers run
+  inside the model (``model``, the default: on the accelerator, fused with the training
+  step) or in a parallel ``tf.data`` map on the input threads (``dataset``: asynchronous,
+  overlapped with the step; Keras' preprocessing guide suggests it for CPU training, but on
+  this project's 2-core benchmark machine the two tie: benchmarks/training_throughput.py).
+  The saved model is the same either way (augmentation is a training-only no-op at
+  inference);
 - optimiser, learning-rate schedule and callbacks from the recipe, built inside the
   configured ``tf.distribute`` strategy, with XLA when the device settings ask for it;
 - resumable: BackupAndRestore keeps the last finished epoch under the work folder, and the
@@ -20,6 +27,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +62,50 @@ def make_dataset(
     one_hot: bool = False,
     shuffle: bool = False,
     seed: int = 0,
+    augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
 ) -> tf.data.Dataset:
-    """A batched, prefetched tf.data pipeline over uint8 images and integer labels."""
+    """A batched, prefetched tf.data pipeline over uint8 images and integer labels.
+
+    ``augment``: a batch → batch function (:func:`dataset_augmenter`) mapped over the
+    batches on the input pipeline's threads, in parallel and overlapped with training.
+    """
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
+    if augment is not None:
+        # Per batch, not per image: one call of each layer per batch is what makes it cheap.
+        # (With device.deterministic, TensorFlow runs this stateful map sequentially.)
+        dataset = dataset.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     if one_hot:
         dataset = dataset.map(
             lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def dataset_augmenter(
+    steps: list[dict[str, Any]] | None, seed: int, where: str = "train"
+) -> Callable[[tf.Tensor], tf.Tensor] | None:
+    """The recipe's augmentation as a uint8 batch → uint8 batch function for ``make_dataset``.
+
+    The layers see raw 0-255 pixels, as the papers' ImageDataGenerator did; the model then
+    normalises. With the recipes' nearest/reflect fills and flips, augmenting before or after
+    the per-channel affine normalisation is the same transform, up to rounding the
+    interpolated pixels back to uint8 (< 0.5 grey levels) so the model keeps its uint8 input.
+    """
+    layers = augmentation_layers(steps, seed, where)
+    if not layers:
+        return None
+    pipeline = keras.Sequential(layers, name="augmentation")
+
+    def augment(images: tf.Tensor) -> tf.Tensor:
+        augmented = pipeline(tf.cast(images, tf.float32), training=True)
+        if images.dtype == tf.uint8:
+            return tf.cast(tf.clip_by_value(tf.round(augmented), 0.0, 255.0), tf.uint8)
+        return tf.cast(augmented, images.dtype)
+
+    return augment
 
 
 # ----------------------------------------------------------------------------- model
@@ -295,16 +336,23 @@ def _epochs_for_budget(
 ) -> int:
     """Epochs that fit ``budget_minutes``, from a timed warm-up on a throw-away copy."""
     probe = model_factory(total_steps=steps_per_epoch)
-    warm_steps = max(2, min(steps_per_epoch, 10))
-    probe.fit(train_ds.take(2), epochs=1, verbose=0, shuffle=False)  # compile and trace
-    # Time from the end of the first batch: the first one also pays for starting the input
-    # iterator (filling the shuffle buffer), which a real epoch pays once, not per step.
-    first_done: list[float] = []
+    # Keras calls batch callbacks once per ``steps_per_execution`` steps: time whole calls.
+    per_call = int(getattr(probe, "steps_per_execution", 1) or 1)
+    warm_steps = min(steps_per_epoch, max(2, 10 // per_call) * per_call)
+    probe.fit(train_ds.take(2 * per_call), epochs=1, verbose=0, shuffle=False)  # compile and trace
+    # Time from the end of the first call: it also pays for starting the input iterator
+    # (filling the shuffle buffer), which a real epoch pays once, not per step.
+    batch_ends: list[tuple[int, float]] = []
     mark = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: first_done.append(time.perf_counter()) if batch == 0 else None
+        on_train_batch_end=lambda batch, logs: batch_ends.append((batch, time.perf_counter()))
     )
+    started = time.perf_counter()
     probe.fit(train_ds.take(warm_steps), epochs=1, verbose=0, callbacks=[mark])
-    per_step = (time.perf_counter() - first_done[0]) / (warm_steps - 1)
+    if len(batch_ends) >= 2:
+        (first_batch, first_time), (last_batch, last_time) = batch_ends[0], batch_ends[-1]
+        per_step = (last_time - first_time) / max(1, min(last_batch, warm_steps - 1) - first_batch)
+    else:  # one call covered every warm-up step
+        per_step = (time.perf_counter() - started) / warm_steps
     probe.evaluate(val_ds.take(1), verbose=0)  # compile the test step outside the timing
     started = time.perf_counter()
     probe.evaluate(val_ds, verbose=0)
@@ -363,7 +411,12 @@ def fit_model(
     work_dir.mkdir(parents=True, exist_ok=True)
     history_path = work_dir / "history.csv"
 
-    train_ds = make_dataset(train["images"], y_train, batch_size, num_classes=num_classes, one_hot=one_hot, shuffle=True, seed=seed)
+    placement = train_params.get("augmentation_placement", "model")
+    augmentation = train_params.get("augmentation")
+    train_ds = make_dataset(
+        train["images"], y_train, batch_size, num_classes=num_classes, one_hot=one_hot, shuffle=True, seed=seed,
+        augment=dataset_augmenter(augmentation, seed, where) if placement == "dataset" else None,
+    )
     val_ds = make_dataset(validation["images"], y_val, batch_size, num_classes=num_classes, one_hot=one_hot)
     steps_per_epoch = math.ceil(len(y_train) / batch_size)
     input_shape = tuple(train["images"].shape[1:])
@@ -381,7 +434,7 @@ def fit_model(
                 copied_layers[:] = copy_pretrained_weights(body, pretrained, where)
             model = assemble_model(
                 body, train_params.get("normalization", "standardize"), normalization_stats,
-                train_params.get("augmentation"), seed=seed, input_shape=input_shape, name=architecture,
+                augmentation if placement == "model" else None, seed=seed, input_shape=input_shape, name=architecture,
                 input_dtype=input_dtype,
             )
             lr = make_learning_rate(train_params["optimizer"], train_params.get("schedule"), total_steps, where)
@@ -396,6 +449,9 @@ def fit_model(
                 loss=loss,
                 metrics=["accuracy", top5],
                 jit_compile=device.current().xla,
+                # Several steps per call of the compiled function: same updates, less Python
+                # overhead per step, which dominates for the tiniest models (paper 002).
+                steps_per_execution=int(train_params.get("steps_per_execution", 1)),
             )
         return model
 
@@ -410,9 +466,10 @@ def fit_model(
     callbacks.append(EpochRecorder(history_path, epochs, architecture))
     callbacks.extend(extra_callbacks or [])
     logger.info(
-        "%s: training %s: %d images, %d classes (%s), batch %d, %d epochs, %s parameters%s",
+        "%s: training %s: %d images, %d classes (%s), batch %d, %d epochs, %s parameters%s%s",
         architecture, model_params["builder"], len(y_train), num_classes, label_mode, batch_size,
-        epochs, f"{model.count_params():,}", " (resuming)" if resuming else "",
+        epochs, f"{model.count_params():,}", f", augmentation in the {placement}" if augmentation else "",
+        " (resuming)" if resuming else "",
     )
     started = time.perf_counter()
     model.fit(
@@ -443,6 +500,7 @@ def fit_model(
         "batch_size": batch_size,
         # Evaluation mode the recipe asks for: the reporting pipeline reads it.
         "tta": bool(train_params.get("tta", False)),
+        "augmentation_placement": placement if augmentation else "none",
         "train_images": int(len(y_train)),
         "images_per_second": float(len(y_train) * len(history) / max(history["seconds"].sum(), 1e-9)) if len(history) else 0.0,
     }

@@ -13,6 +13,7 @@ SCHEDULES = ("constant", "inverse_time", "cosine", "warmup_linear", "one_cycle")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 NORMALIZATIONS = ("standardize", "center", "rescale", "none")
 LABEL_MODES = ("fine", "coarse")
+AUGMENTATION_PLACEMENTS = ("model", "dataset")
 CALLBACKS = (
     "early_stopping",
     "reduce_lr_on_plateau",
@@ -87,6 +88,12 @@ def validate_train_params(train: dict[str, Any], where: str = "train") -> None:
                 f"augmentation[{index}].name",
                 f"unknown augmentation {name!r}; known: {', '.join(AUGMENTATIONS)}",
             )
+    per_call = train.get("steps_per_execution", 1)
+    if not isinstance(per_call, int) or isinstance(per_call, bool) or per_call < 1:
+        _fail(where, "steps_per_execution", f"must be a positive integer, got {per_call!r}")
+    placement = train.get("augmentation_placement", "model")
+    if placement not in AUGMENTATION_PLACEMENTS:
+        _fail(where, "augmentation_placement", f"must be one of {AUGMENTATION_PLACEMENTS}, got {placement!r}")
     callbacks = train.get("callbacks") or {}
     if not isinstance(callbacks, dict):
         _fail(where, "callbacks", "must be a mapping of callback name → settings (or true/false)")
