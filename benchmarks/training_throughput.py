@@ -18,7 +18,8 @@ batch size (its conf recipe) is trained two (or three) ways, in the same process
 
 Per architecture it prints images/s of each path, the ratio engine / IDG in wall time
 (> 1 = engine faster) and in CPU time (total work; less sensitive to other processes on a
-shared machine), the engine's CPU time per image, and how many epochs of the real 40,000-image training split (plus its
+shared machine), the noise (the largest gap between a path's two fastest rounds in that
+row; a ratio below 1.0 by less than it is a tie), the engine's CPU time per image, and how many epochs of the real 40,000-image training split (plus its
 10,000-image validation pass, costed at a third of a training image each) fit in 60 minutes:
 at the rate measured in this run, and if every core of this machine were free (from CPU
 time per image). Random uint8 images are used: throughput does not depend on content.
@@ -162,7 +163,8 @@ def measure_architecture(
     total_steps = steps * (rounds + 1)
 
     placement = engine_placement(recipe)
-    log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s), augmentation in the {placement}")
+    where = f"augmentation in the {placement}" if train.get("augmentation") else "no augmentation"
+    log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s), {where}")
 
     def engine_round_factory(placement: str) -> Any:
         model, one_hot = engine_model(recipe, stats, total_steps, placement=placement)
@@ -200,7 +202,19 @@ def measure_architecture(
             return timer
 
         measures["idg"] = idg_round
-    best = best_of(rounds, measures)
+    # Keep every round too: their spread is this run's noise, against which ratios are read.
+    rounds_seen: dict[str, list[Any]] = {key: [] for key in measures}
+
+    def recorded(key: str, measure):
+        def run() -> Any:
+            rounds_seen[key].append(measure())
+            return rounds_seen[key][-1]
+        return run
+
+    best = best_of(rounds, {key: recorded(key, measure) for key, measure in measures.items()})
+    # Noise: how far each path's second-fastest round is from its fastest (the first round
+    # can also pay one-off warm-up costs, so the slowest round would overstate it).
+    noise = max(sorted(t.wall for t in timers)[1] / min(t.wall for t in timers) - 1 for timers in rounds_seen.values()) if rounds > 1 else float("nan")
     engine = best["engine"]
     engine_ips = count / engine.wall
     cpu_per_image = engine.cpu / count
@@ -220,6 +234,7 @@ def measure_architecture(
         "cpu_ratio": float("nan"),
         "other_ips": float("nan"),
         "notes": notes,
+        "noise": noise,
     }
     if "idg" in best:
         row["idg_ips"] = count / best["idg"].wall
@@ -232,11 +247,12 @@ def measure_architecture(
 
 def table(rows: list[dict[str, Any]]) -> str:
     headers = ["architecture", "batch", "augmentation in", "engine img/s", "cores used", "IDG img/s", "engine / IDG (wall)",
-               "engine / IDG (CPU)", "other placement img/s", "engine CPU ms/image",
+               "engine / IDG (CPU)", "noise (2 best rounds)", "other placement img/s", "engine CPU ms/image",
                f"epochs in {BUDGET_MINUTES} min (as measured)", f"epochs in {BUDGET_MINUTES} min ({usable_cores()} free cores)"]
     body = [
         [r["architecture"], r["batch"], r["placement"], r["engine_ips"], r["engine_cores"], r["idg_ips"], r["ratio"],
-         r["cpu_ratio"], r["other_ips"], r["cpu_ms_per_image"], r["epochs_60min_measured"], r["epochs_60min_free_cores"]]
+         r["cpu_ratio"], f"{100 * r['noise']:.0f} %" if r["noise"] == r["noise"] else "n/a", r["other_ips"],
+         r["cpu_ms_per_image"], r["epochs_60min_measured"], r["epochs_60min_free_cores"]]
         for r in rows
     ]
     return format_table(headers, body)
@@ -268,6 +284,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for n, r in recipes.items()
     ]
     print(table(rows))
+    slower = [r for r in rows if r["ratio"] == r["ratio"] and r["ratio"] < 1.0]
+    if slower:
+        def verdict(row: dict[str, Any]) -> str:
+            if row["noise"] != row["noise"]:
+                return "one round: no noise estimate"
+            inside = "within" if row["ratio"] >= 1 - row["noise"] else "OUTSIDE"
+            return f"{inside} this row's {100 * row['noise']:.0f} % noise"
+
+        print("\nEngine / IDG below 1.0 (wall) for: " + ", ".join(
+            f"{r['architecture']} {r['ratio']:.2f} ({verdict(r)})" for r in slower))
+    else:
+        print("\nEngine / IDG ≥ 1.0 (wall) for every architecture.")
     busy = [r["architecture"] for r in rows if r["engine_cores"] < 0.75 * usable_cores() and r["cpu_ms_per_image"] > 1]
     if busy:
         print(f"\nThe machine was busy (the engine used < 75 % of {usable_cores()} cores) for: {', '.join(busy)}; "

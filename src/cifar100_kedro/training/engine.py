@@ -90,9 +90,10 @@ def dataset_augmenter(
     """The recipe's augmentation as a uint8 batch → uint8 batch function for ``make_dataset``.
 
     The layers see raw 0-255 pixels, as the papers' ImageDataGenerator did; the model then
-    normalises. With the recipes' nearest/reflect fills and flips, augmenting before or after
-    the per-channel affine normalisation is the same transform, up to rounding the
-    interpolated pixels back to uint8 (< 0.5 grey levels) so the model keeps its uint8 input.
+    normalises. With flips, crops and nearest/reflect/wrap fills (every recipe here),
+    augmenting before or after the per-channel affine normalisation is the same transform, up
+    to rounding the interpolated pixels back to uint8 (< 0.5 grey levels) so the model keeps
+    its uint8 input. Constant fills differ (black here, the mean colour in the model).
     """
     layers = augmentation_layers(steps, seed, where)
     if not layers:
