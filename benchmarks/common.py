@@ -183,8 +183,10 @@ def compile_like_engine(
 
 
 def engine_placement(recipe: dict[str, Any], placement: str | None = None) -> str:
-    """Where the engine runs ``recipe``'s augmentation here: ``model`` or ``dataset``."""
-    return placement or recipe["train"].get("augmentation_placement", "model")
+    """Where the engine runs ``recipe``'s augmentation (``placement`` overrides the recipe)."""
+    from cifar100_kedro.training.engine import augmentation_placement
+
+    return placement or augmentation_placement(recipe["train"])
 
 
 def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int, seed: int = 0, placement: str | None = None):

@@ -114,21 +114,30 @@ def idg_model(recipe: dict[str, Any], total_steps: int):
     return compile_like_engine(body, recipe["train"], total_steps, classes, steps_per_execution=1)
 
 
+def engine_setup(recipe, stats, x, y, batch: int, classes: int, total_steps: int, placement: str | None = None):
+    """The engine's compiled model and its shuffled tf.data input over ``x``/``y``, traced."""
+    from cifar100_kedro.training.engine import make_dataset
+
+    model, one_hot = engine_model(recipe, stats, total_steps, placement=placement)
+    dataset = make_dataset(
+        x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0,
+        augment=engine_augmenter(recipe, placement=placement),
+    )
+    model.fit(dataset.take(1), verbose=0)  # compile and trace outside the timing
+    return model, dataset, one_hot
+
+
 def calibrated_steps(recipe, stats, batch: int, classes: int, steps: int, min_seconds: float, max_images: int) -> int:
     """Steps per round so that a round of the engine lasts about ``min_seconds`` (at least
     ``steps``, at most ``max_images`` images): fixed costs of starting a ``fit`` (iterators,
     the shuffle buffer, IDG's worker) would otherwise dominate the rounds of the tiniest models."""
     import numpy as np
 
-    from cifar100_kedro.training.engine import make_dataset
-
     probe_steps = min(steps, 4)
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, size=(probe_steps * batch, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, classes, size=len(x))
-    model, one_hot = engine_model(recipe, stats, 100)
-    dataset = make_dataset(x, y, batch, num_classes=classes, one_hot=one_hot, augment=engine_augmenter(recipe))
-    model.fit(dataset, verbose=0)  # compile
+    model, dataset, _ = engine_setup(recipe, stats, x, y, batch, classes, total_steps=100)
     with Timer() as timer:
         model.fit(dataset, verbose=0)
     per_step = timer.wall / probe_steps
@@ -145,8 +154,6 @@ def measure_architecture(
     import keras
     import numpy as np
     import tensorflow as tf
-
-    from cifar100_kedro.training.engine import make_dataset
 
     keras.backend.clear_session()
     train = recipe["train"]
@@ -167,12 +174,7 @@ def measure_architecture(
     log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s), {where}")
 
     def engine_round_factory(placement: str) -> Any:
-        model, one_hot = engine_model(recipe, stats, total_steps, placement=placement)
-        dataset = make_dataset(
-            x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0,
-            augment=engine_augmenter(recipe, placement=placement),
-        )
-        model.fit(dataset.take(1), verbose=0)  # compile and trace outside the timing
+        model, dataset, one_hot = engine_setup(recipe, stats, x, y, batch, classes, total_steps, placement)
 
         def engine_round() -> Any:
             with Timer() as timer:

@@ -39,7 +39,12 @@ import tensorflow as tf
 from cifar100_kedro.models.registry import build_model
 from cifar100_kedro.training import device
 from cifar100_kedro.training import layers as project_layers
-from cifar100_kedro.training.recipe import AUGMENTATIONS, RecipeError, validate_train_params
+from cifar100_kedro.training.recipe import (
+    AUGMENTATION_PLACEMENTS,
+    AUGMENTATIONS,
+    RecipeError,
+    validate_train_params,
+)
 from cifar100_kedro.training.schedules import make_learning_rate
 
 logger = logging.getLogger(__name__)
@@ -82,6 +87,11 @@ def make_dataset(
             lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def augmentation_placement(train_params: dict[str, Any]) -> str:
+    """Where a recipe's augmentation layers run: ``model`` (the default) or ``dataset``."""
+    return train_params.get("augmentation_placement", AUGMENTATION_PLACEMENTS[0])
 
 
 def dataset_augmenter(
@@ -412,7 +422,7 @@ def fit_model(
     work_dir.mkdir(parents=True, exist_ok=True)
     history_path = work_dir / "history.csv"
 
-    placement = train_params.get("augmentation_placement", "model")
+    placement = augmentation_placement(train_params)
     augmentation = train_params.get("augmentation")
     train_ds = make_dataset(
         train["images"], y_train, batch_size, num_classes=num_classes, one_hot=one_hot, shuffle=True, seed=seed,

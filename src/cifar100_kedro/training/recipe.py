@@ -13,7 +13,7 @@ SCHEDULES = ("constant", "inverse_time", "cosine", "warmup_linear", "one_cycle")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 NORMALIZATIONS = ("standardize", "center", "rescale", "none")
 LABEL_MODES = ("fine", "coarse")
-AUGMENTATION_PLACEMENTS = ("model", "dataset")
+AUGMENTATION_PLACEMENTS = ("model", "dataset")  # the first is the default
 CALLBACKS = (
     "early_stopping",
     "reduce_lr_on_plateau",
@@ -91,7 +91,7 @@ def validate_train_params(train: dict[str, Any], where: str = "train") -> None:
     per_call = train.get("steps_per_execution", 1)
     if not isinstance(per_call, int) or isinstance(per_call, bool) or per_call < 1:
         _fail(where, "steps_per_execution", f"must be a positive integer, got {per_call!r}")
-    placement = train.get("augmentation_placement", "model")
+    placement = train.get("augmentation_placement", AUGMENTATION_PLACEMENTS[0])
     if placement not in AUGMENTATION_PLACEMENTS:
         _fail(where, "augmentation_placement", f"must be one of {AUGMENTATION_PLACEMENTS}, got {placement!r}")
     callbacks = train.get("callbacks") or {}

@@ -192,7 +192,6 @@ def predict_test_set(
     mode = label_mode_of(training_summary)
     images = np.asarray(test_split["images"])
     labels = np.asarray(test_split[mode], dtype=np.int64)
-    len(label_names[mode])
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"test images have shape {images.shape} but {mode} test labels have shape "
@@ -325,6 +324,17 @@ def compute_metrics(
     }
 
 
+def _validated_class_names(
+    predictions: dict[str, np.ndarray], label_names: dict[str, Any], training_summary: dict[str, Any]
+) -> list[str]:
+    """The class names of the model's own label space, once its predictions are checked."""
+    names = list(label_names[label_mode_of(training_summary)])
+    validate_predictions(
+        predictions["probabilities"], predictions["labels"], len(names), model_name_of(training_summary)
+    )
+    return names
+
+
 def _named_confusion(counts: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame(counts, index=list(names), columns=list(names))
     frame.index.name = "true \\ predicted"
@@ -337,13 +347,9 @@ def confusion_matrix_table(
     training_summary: dict[str, Any],
 ) -> pd.DataFrame:
     """Confusion counts in the model's own label space, rows true, columns predicted, named."""
-    mode = label_mode_of(training_summary)
-    names = list(label_names[mode])
-    labels, predicted = predictions["labels"], predictions["predicted"]
-    validate_predictions(
-        predictions["probabilities"], labels, len(names), model_name_of(training_summary)
-    )
-    return _named_confusion(confusion_counts(labels, predicted, len(names)), names)
+    names = _validated_class_names(predictions, label_names, training_summary)
+    counts = confusion_counts(predictions["labels"], predictions["predicted"], len(names))
+    return _named_confusion(counts, names)
 
 
 def coarse_confusion_matrix_table(
@@ -365,14 +371,7 @@ def classification_report_table(
     training_summary: dict[str, Any],
 ) -> pd.DataFrame:
     """Per-class precision, recall, F1 and support, then the macro and weighted averages."""
-    mode = label_mode_of(training_summary)
-    names = list(label_names[mode])
-    validate_predictions(
-        predictions["probabilities"],
-        predictions["labels"],
-        len(names),
-        model_name_of(training_summary),
-    )
+    names = _validated_class_names(predictions, label_names, training_summary)
     report = classification_report(
         predictions["labels"],
         predictions["predicted"],
