@@ -1,4 +1,4 @@
-"""Project hooks: TensorFlow device settings and recipe checks, once per run."""
+"""Project hooks: TensorFlow process settings and every recipe parsed, once per run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from cifar100_kedro.training.recipe import validate_model_params, validate_train_params
+from cifar100_kedro import architectures
+from cifar100_kedro.training.recipe import parse_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +18,13 @@ def _uses_keras(dataset: str) -> bool:
 
 
 class DeviceHooks:
-    """Applies the ``device`` parameters before the pipeline runs and checks every recipe
-    the pipeline will use, so a bad parameter fails before any training starts."""
+    """Before the pipeline runs: apply the ``device`` parameters to the process (thread pools
+    and device visibility can only be set before TensorFlow starts) and parse every recipe
+    the pipeline will train, so a bad parameter fails before any training starts.
+
+    Nodes still get ``params:device`` as an input and hand it to the engine: the hook only
+    makes sure the process is configured before the first node touches TensorFlow.
+    """
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -29,13 +35,17 @@ class DeviceHooks:
             from cifar100_kedro.training.device import configure_device
 
             configure_device(params.get("device"))
-        # Every `params:<namespace>.train` / `.model` the pipeline consumes.
-        for dataset in sorted(pipeline.inputs()):
-            if not dataset.startswith("params:"):
-                continue
-            name = dataset[len("params:"):]
-            value = catalog.load(dataset)
-            if name.endswith(".train") or name == "train":
-                validate_train_params(value, name)
-            elif name.endswith(".model") or name == "model":
-                validate_model_params(value, name)
+        namespaces = {
+            name[len("params:"):].rsplit(".", 1)[0]
+            for name in pipeline.inputs()
+            if name.startswith("params:") and name.endswith((".train", ".model"))
+        }
+        for namespace in sorted(namespaces):
+            recipe = params.get(namespace) or {}
+            try:
+                task = architectures.get(namespace).task
+            except KeyError:
+                task = "classification"
+            parse_recipe(
+                namespace, recipe.get("model"), recipe.get("train"), params.get("training_run"), task
+            )

@@ -2,7 +2,7 @@
 
 ``autoencoder_model`` (data/06_models/autoencoder/model.keras) is the input the training
 pipeline gives the transfer namespaces ``chakraborti_t_arch1`` / ``chakraborti_t_arch2``
-(``training.architectures.EXTRA_INPUTS``), so the pre-training runs before them.
+(their ``extra_inputs`` in ``cifar100_kedro.architectures``), so the pre-training runs before them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def create_pretraining_pipeline() -> Pipeline:
                     "params:model",
                     "params:train",
                     "params:training_run",
+                    "params:device",
                     "params:pretraining_images",
                 ],
                 ["model", "history", "training_summary"],
@@ -64,7 +65,7 @@ def create_pretraining_pipeline() -> Pipeline:
         namespace=NAMESPACE,
         inputs=SHARED_INPUTS,
         outputs={"model": MODEL_DATASET},
-        parameters={"params:training_run"},
+        parameters={"params:training_run", "params:device"},
     )
 
 

@@ -26,9 +26,9 @@ from cifar100_kedro.models.paper004_vgg_transfer import (
     build_vgg16_features,
     compose,
 )
-from cifar100_kedro.pipelines.training.nodes import train_architecture
-from cifar100_kedro.training import device
-from cifar100_kedro.training.engine import assemble_model, count_params
+from cifar100_kedro.training.assembly import assemble_model, count_params
+from cifar100_kedro.training.device import parse_device
+from cifar100_kedro.training.engine import fit_model
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ def extract_features(
     model_params: dict[str, Any],
     train_params: dict[str, Any],
     feature_cache: dict[str, Any],
+    device_settings: dict[str, Any],
 ) -> tuple[keras.Model, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """Run the frozen part once over the training and validation images.
 
@@ -179,7 +180,8 @@ def extract_features(
     input_shape = tuple(train["images"].shape[1:])
     # Seeded as the engine seeds before building, so a random (weights: null) VGG16 is the one
     # a full-network training run would draw.
-    keras.utils.set_random_seed(int(train_params.get("seed", device.current().seed)))
+    seed = train_params.get("seed")
+    keras.utils.set_random_seed(int(seed if seed is not None else parse_device(device_settings).seed))
     hyper = {k: model_params[k] for k in FEATURE_HYPERPARAMETERS if k in model_params}
     features = build_vgg16_features(input_shape, **hyper)
     extractor = assemble_model(
@@ -249,6 +251,7 @@ def train_head(
     model_params: dict[str, Any],
     train_params: dict[str, Any],
     run_settings: dict[str, Any],
+    device_settings: dict[str, Any],
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train the head (``vgg16_transfer_head``) on the features through the training engine.
 
@@ -265,15 +268,10 @@ def train_head(
         },
     }
     head_train = {**train_params, "normalization": "none"}
-    return train_architecture(
-        train_features,
-        validation_features,
-        None,
-        head_params,
-        head_train,
-        run_settings,
-        "fish_subset",
-    )
+    return fit_model(
+        train_features, validation_features, None, head_params, head_train,
+        architecture="fish_subset", run_settings=run_settings, device_settings=device_settings,
+    )  # fmt: skip
 
 
 def assemble_classifier(

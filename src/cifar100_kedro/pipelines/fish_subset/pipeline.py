@@ -57,6 +57,7 @@ def create_subset_training_pipeline() -> Pipeline:
                     "params:model",
                     "params:train",
                     "params:feature_cache",
+                    "params:device",
                 ],
                 ["feature_extractor", "train_features", "validation_features", "feature_summary"],
                 name="extract_features",
@@ -69,6 +70,7 @@ def create_subset_training_pipeline() -> Pipeline:
                     "params:model",
                     "params:train",
                     "params:training_run",
+                    "params:device",
                 ],
                 ["head_model", "history", "head_training_summary"],
                 name="train_head",
@@ -98,7 +100,7 @@ def create_subset_training_pipeline() -> Pipeline:
             "source_test": "test_split",
             "source_label_names": "label_names",
         },
-        parameters={"params:split", "params:training_run"},
+        parameters={"params:split", "params:training_run", "params:device"},
         tags={NAMESPACE},
     )
 

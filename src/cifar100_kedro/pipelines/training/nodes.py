@@ -1,8 +1,7 @@
-"""Nodes of the training pipeline (thin wrappers around the shared engine)."""
+"""Nodes of the training pipeline (a thin wrapper around the shared engine)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -19,25 +18,23 @@ def train_architecture(
     model_params: dict[str, Any],
     train_params: dict[str, Any],
     run_settings: dict[str, Any],
+    device_settings: dict[str, Any],
     architecture: str,
     pretrained: keras.Model | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train ``architecture`` with its recipe; return model, per-epoch history and summary.
 
-    Checkpoints and the resumable state live in ``run_settings.work_dir/<architecture>``.
-    ``pretrained`` (optional): a trained model whose same-named layers seed the weights.
+    Args:
+        train_split, validation_split: the shared model input (uint8 images, labels).
+        normalization_stats: per-channel statistics of the training split.
+        model_params, train_params: ``<architecture>.model`` / ``.train`` from conf.
+        run_settings: ``training_run`` (epoch cap, folder of the resumable state).
+        device_settings: ``device`` (strategy, XLA, precision, seed).
+        architecture: the namespace.
+        pretrained: a trained model whose same-named layers seed the weights (optional).
     """
-    max_epochs = run_settings.get("max_epochs")
-    if max_epochs and train_params.get("epochs", 0) > max_epochs:
-        train_params = {**train_params, "epochs": int(max_epochs)}
-    work_dir = Path(run_settings.get("work_dir", "data/06_models/_training_state")) / architecture
     return fit_model(
-        train_split,
-        validation_split,
-        normalization_stats,
-        model_params,
-        train_params,
-        architecture=architecture,
-        work_dir=work_dir,
+        train_split, validation_split, normalization_stats, model_params, train_params,
+        architecture=architecture, run_settings=run_settings, device_settings=device_settings,
         pretrained=pretrained,
-    )
+    )  # fmt: skip

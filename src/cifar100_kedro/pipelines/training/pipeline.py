@@ -1,19 +1,21 @@
-"""The training pipeline: one namespace per architecture, built from one template."""
+"""The training pipeline: one namespace per registered architecture, from one template."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node
 
-from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES, EXTRA_INPUTS
+from cifar100_kedro import architectures
 from cifar100_kedro.pipelines.training.nodes import train_architecture
 
 SHARED_INPUTS = {"train_split", "validation_split", "normalization_stats"}
+SHARED_PARAMETERS = {"params:training_run", "params:device"}
 
 
 def create_training_template(
-    architecture: str, extra_inputs: dict[str, str] | None = None
+    architecture: str, extra_inputs: Mapping[str, str] | None = None
 ) -> Pipeline:
     """``<architecture>.model/.history/.training_summary`` from the shared model input.
 
@@ -34,6 +36,7 @@ def create_training_template(
                     "model_params": "params:model",
                     "train_params": "params:train",
                     "run_settings": "params:training_run",
+                    "device_settings": "params:device",
                     **{argument: argument for argument in extra_inputs},
                 },
                 outputs=["model", "history", "training_summary"],
@@ -46,13 +49,16 @@ def create_training_template(
         template,
         namespace=architecture,
         inputs={name: name for name in SHARED_INPUTS} | extra_inputs,
-        parameters={"params:training_run"},
+        parameters=SHARED_PARAMETERS,
     )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Train every architecture in ``ARCHITECTURES``."""
+    """Train every architecture the registry gives the default run."""
     return sum(
-        (create_training_template(name, EXTRA_INPUTS.get(name)) for name in ARCHITECTURES),
+        (
+            create_training_template(arch.namespace, arch.extra_inputs)
+            for arch in architectures.default_training()
+        ),
         Pipeline([]),
     )

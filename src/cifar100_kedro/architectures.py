@@ -1,0 +1,262 @@
+"""THE architecture registry: one declaration per architecture, read by every pipeline.
+
+Kedro builds pipelines before it reads configuration, so which namespaces exist is code, and
+it is this file: the training, reporting, cross-validation, search and fish pipelines, the
+comparison and the viz tests all derive their namespaces from :data:`ARCHITECTURES`. Each
+namespace's recipe (``<namespace>: {model: ..., train: ...}``) lives in ``conf/``.
+
+Adding an architecture (CONTRIBUTING.md): a builder module in ``models/`` (discovered, not
+listed), one :func:`register` call here, one recipe in ``conf/base/parameters_*.yml``.
+
+Reported figures are the papers' own numbers (``../shared/seeds``), each with the split it
+was measured on; they are shown beside our measurements, never mixed with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# The pipelines that train architectures (a namespace's ``pipeline``).
+PRODUCERS = ("training", "autoencoder", "hyperparameter_search", "fish_subset")
+TASKS = ("classification", "reconstruction")
+SPLITS = ("test", "validation", "training", "cross_validation", "holdout")
+
+
+@dataclass(frozen=True)
+class ReportedFigure:
+    """One number a paper reports for an architecture.
+
+    ``metric``: ``accuracy`` | ``loss`` | ``coarse_accuracy`` | ``training_accuracy`` …
+    (accuracies in %); ``split``: one of :data:`SPLITS` (``test`` is CIFAR-100's test set;
+    ``validation`` whatever the paper calls so; ``cross_validation`` a K-fold mean over the
+    training set; ``holdout`` a test set held by someone else); ``source``: where in the paper.
+    """
+
+    metric: str
+    value: float
+    split: str
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One trainable architecture: a Kedro namespace and everything pipelines need to know.
+
+    Attributes:
+        namespace: the Kedro namespace (``<namespace>.model`` … in the catalog) and the key of
+            its recipe in conf.
+        paper: ``"000 Rana & Vanzara"`` … or ``"ours"``.
+        builder: the registered builder the recipe's ``model.builder`` must name.
+        pipeline: the pipeline that trains it (one of :data:`PRODUCERS`).
+        task: ``classification`` or ``reconstruction`` (the autoencoder).
+        extra_inputs: training-node argument → dataset outside the namespace (e.g. the
+            pre-trained autoencoder of paper 003's transfer models).
+        default_run: trained by the default ``kedro run`` (``pipeline == "training"``) or
+            compared by it (other producers, when their results exist).
+        cross_validation: in the cross_validation pipeline's default set.
+        compared: in the CIFAR-100 comparison (the fish subset and the autoencoder are not).
+        label_mode: ``fine`` or ``coarse`` (the labels its recipe trains on).
+        reported: the paper's figures for it.
+        progression_stage: paper 002's M1…M7 stage (its Figure 2), if any.
+        coarse_variant: the namespace of the same model trained on the 20 superclasses.
+    """
+
+    namespace: str
+    paper: str
+    builder: str
+    pipeline: str = "training"
+    task: str = "classification"
+    extra_inputs: Mapping[str, str] = field(default_factory=dict)
+    default_run: bool = True
+    cross_validation: bool = False
+    compared: bool = True
+    label_mode: str = "fine"
+    reported: tuple[ReportedFigure, ...] = ()
+    progression_stage: int | None = None
+    coarse_variant: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PRODUCERS:
+            raise ValueError(f"{self.namespace}: pipeline {self.pipeline!r} not in {PRODUCERS}")
+        if self.task not in TASKS:
+            raise ValueError(f"{self.namespace}: task {self.task!r} not in {TASKS}")
+        for figure in self.reported:
+            if figure.split not in SPLITS:
+                raise ValueError(f"{self.namespace}: reported split {figure.split!r} not in {SPLITS}")
+        object.__setattr__(self, "extra_inputs", MappingProxyType(dict(self.extra_inputs)))
+
+
+_REGISTRY: dict[str, Architecture] = {}
+
+
+def register(architecture: Architecture) -> Architecture:
+    """Add ``architecture`` to the registry (a namespace can be registered once)."""
+    if architecture.namespace in _REGISTRY:
+        raise ValueError(f"architecture {architecture.namespace!r} is registered twice")
+    _REGISTRY[architecture.namespace] = architecture
+    return architecture
+
+
+def unregister(namespace: str) -> None:
+    """Remove ``namespace`` (tests that register a toy architecture clean up with it)."""
+    _REGISTRY.pop(namespace, None)
+
+
+def get(namespace: str) -> Architecture:
+    """The registered architecture ``namespace``, or a ``KeyError`` listing the known ones."""
+    try:
+        return _REGISTRY[namespace]
+    except KeyError:
+        raise KeyError(
+            f"unknown architecture {namespace!r}; registered: {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def all_architectures() -> tuple[Architecture, ...]:
+    """Every registered architecture, in registration order (the papers' order)."""
+    return tuple(_REGISTRY.values())
+
+
+def produced_by(pipeline: str) -> tuple[Architecture, ...]:
+    """The architectures ``pipeline`` trains."""
+    return tuple(a for a in _REGISTRY.values() if a.pipeline == pipeline)
+
+
+def default_training() -> tuple[Architecture, ...]:
+    """What the default run's training pipeline trains."""
+    return tuple(a for a in produced_by("training") if a.default_run)
+
+
+def compared(pipelines: Iterable[str] = PRODUCERS) -> tuple[Architecture, ...]:
+    """The CIFAR-100 classifiers in the comparison, produced by one of ``pipelines``."""
+    wanted = set(pipelines)
+    return tuple(
+        a for a in _REGISTRY.values() if a.compared and a.default_run and a.pipeline in wanted
+    )
+
+
+def cross_validation_defaults() -> tuple[Architecture, ...]:
+    """The cross_validation pipeline's default architectures."""
+    return tuple(a for a in _REGISTRY.values() if a.cross_validation)
+
+
+def progression() -> tuple[Architecture, ...]:
+    """Paper 002's M1…M7, in stage order."""
+    staged = [a for a in _REGISTRY.values() if a.progression_stage is not None]
+    return tuple(sorted(staged, key=lambda a: a.progression_stage))
+
+
+# ---------------------------------------------------------------------------- the papers
+_P000, _P001, _P002 = "000 Rana & Vanzara", "001 Khanna", "002 Chavez Lazo"
+_P003, _P004 = "003 Chakraborti & Moore", "004 Corsino et al."
+
+register(
+    Architecture(
+        "rana_elu_cnn", _P000, "rana_elu_cnn",
+        reported=(
+            ReportedFigure("accuracy", 67.66, "test", "Table I, epoch 172 of 200",
+                           "the paper calls it validation; it is the test set passed to fit"),
+            ReportedFigure("loss", 1.60, "test", "Table I, epoch 172 of 200"),
+            ReportedFigure("training_accuracy", 87.18, "training", "Table I, epoch 172 of 200",
+                           "the abstract's 87%"),
+        ),
+    )
+)  # fmt: skip
+register(
+    Architecture(
+        "khanna_vgg_cnn", _P001, "khanna_vgg_cnn",
+        reported=(
+            ReportedFigure("accuracy", 59.09, "test", "Conclusion", "early stopping at epoch 49"),
+            ReportedFigure("loss", 1.47, "test", "Conclusion"),
+            ReportedFigure("accuracy", 59.28, "validation", "Conclusion"),
+            ReportedFigure("loss", 1.42, "validation", "Conclusion"),
+            ReportedFigure("training_accuracy", 64.96, "training", "Conclusion", "after 49 epochs"),
+        ),
+    )
+)  # fmt: skip
+
+# Paper 002: progressive models M1…M6 (M7 is M6 with searched hyperparameters).
+for _stage in range(1, 7):
+    register(
+        Architecture(
+            f"chavez_m{_stage}", _P002, "chavez_progressive",
+            progression_stage=_stage,
+            coarse_variant="chavez_m1_coarse" if _stage == 1 else None,
+            reported=(
+                (ReportedFigure("accuracy", 18.5, "test", "Abstract, model 1"),) if _stage == 1 else ()
+            ),
+        )
+    )  # fmt: skip
+register(
+    Architecture(
+        "chavez_m1_coarse", _P002, "chavez_progressive", label_mode="coarse",
+        reported=(ReportedFigure("coarse_accuracy", 37.7, "test", "Abstract, model 1 on the superclasses"),),
+    )
+)  # fmt: skip
+register(
+    Architecture(
+        "chavez_m7", _P002, "chavez_progressive", pipeline="hyperparameter_search",
+        progression_stage=7, coarse_variant="chavez_m7_coarse",
+        reported=(ReportedFigure("accuracy", 59.5, "test", "Abstract, model 7"),),
+    )
+)  # fmt: skip
+register(
+    Architecture(
+        "chavez_m7_coarse", _P002, "chavez_progressive", pipeline="hyperparameter_search",
+        label_mode="coarse",
+        reported=(ReportedFigure("coarse_accuracy", 65.6, "test", "Abstract, model 7 on the superclasses"),),
+    )
+)  # fmt: skip
+
+# Paper 003: two architectures × three widths, Table I's 5-fold means; then transfer models.
+_TABLE_I = {
+    (1, 1): (35.07, 6.58), (1, 2): (39.29, 5.49), (1, 3): (41.28, 5.09),
+    (2, 1): (36.33, 6.42), (2, 2): (40.81, 5.59), (2, 3): (41.94, 5.52),
+}  # fmt: skip
+for (_arch, _hyp), (_accuracy, _loss) in _TABLE_I.items():
+    _figures = (
+        ReportedFigure("accuracy", _accuracy, "cross_validation", "Table I, 5-fold mean"),
+        ReportedFigure("loss", _loss, "cross_validation", "Table I, 5-fold mean"),
+    )
+    if (_arch, _hyp) == (2, 3):
+        _figures += (
+            ReportedFigure("accuracy", 44.06, "holdout", "Section V",
+                           "the chosen model on the instructor's hold-out test set"),
+        )  # fmt: skip
+    register(
+        Architecture(
+            f"chakraborti_arch{_arch}_hyp{_hyp}", _P003, f"chakraborti_arch{_arch}",
+            cross_validation=True, reported=_figures,
+        )
+    )  # fmt: skip
+register(
+    Architecture(
+        "autoencoder", _P003, "chakraborti_autoencoder", pipeline="autoencoder",
+        task="reconstruction", compared=False,
+    )
+)  # fmt: skip
+for _name, (_accuracy, _loss) in {"t_arch1": (29.21, 7.92), "t_arch2": (20.38, 5.74)}.items():
+    register(
+        Architecture(
+            f"chakraborti_{_name}", _P003, f"chakraborti_{_name}",
+            extra_inputs={"pretrained": "autoencoder_model"},
+            reported=(
+                ReportedFigure("accuracy", _accuracy, "cross_validation", "Table I, 5-fold mean"),
+                ReportedFigure("loss", _loss, "cross_validation", "Table I, 5-fold mean"),
+            ),
+        )
+    )  # fmt: skip
+
+# Paper 004: the frozen VGG16 on the five fish classes (its own 5-class test set).
+register(
+    Architecture(
+        "fish_subset", _P004, "vgg16_transfer_head", pipeline="fish_subset",
+        default_run=False, compared=False,
+    )
+)  # fmt: skip
+
+# Ours: the recommended fast ResNet-9.
+register(Architecture("resnet9_fast", "ours", "resnet9_fast"))

@@ -1,0 +1,98 @@
+"""Keras callbacks from the recipe's ``callbacks`` mapping, and the per-epoch recorder."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from cifar100_kedro.training.recipe import RecipeError
+
+logger = logging.getLogger(__name__)
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Appends each finished epoch to the run folder's history CSV and logs time and ETA.
+
+    Columns: ``epoch`` (1-based), the task's ``metrics`` (Keras log keys, in that order),
+    ``learning_rate`` (at the epoch's end) and ``seconds`` (the epoch's wall time).
+    """
+
+    def __init__(self, path: Path, epochs: int, namespace: str, metrics: Sequence[str]) -> None:
+        super().__init__()
+        self.path, self.epochs, self.namespace = Path(path), epochs, namespace
+        self.metrics = tuple(metrics)
+        self._started = 0.0
+        self._durations: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = time.perf_counter() - self._started
+        self._durations.append(seconds)
+        lr = self.model.optimizer.learning_rate
+        row = {
+            "epoch": epoch + 1,
+            **{k: float(logs[k]) for k in self.metrics if k in logs},
+            "learning_rate": float(keras.ops.convert_to_numpy(lr)),
+            "seconds": seconds,
+        }
+        pd.DataFrame([row]).to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
+        eta = np.mean(self._durations) * (self.epochs - epoch - 1)
+        values = "  ".join(f"{k} {row.get(k, math.nan):.4f}" for k in self.metrics)
+        logger.info(
+            "%s: epoch %d/%d  %s  %.1fs  ETA %s",
+            self.namespace, epoch + 1, self.epochs, values,
+            seconds, time.strftime("%H:%M:%S", time.gmtime(eta)),
+        )  # fmt: skip
+
+
+def make_callbacks(
+    settings: Mapping[str, Any] | None, run_dir: Path, where: str
+) -> list[keras.callbacks.Callback]:
+    """Keras callbacks from the recipe's ``callbacks`` mapping (``true`` = Keras defaults).
+
+    ``backup_and_restore`` is not built here: resuming is the run folder's job
+    (:mod:`.run_folder`), the same for every task.
+    """
+    callbacks: list[keras.callbacks.Callback] = []
+    for name, options in (settings or {}).items():
+        if options is False or options is None or name == "backup_and_restore":
+            continue
+        options = {} if options is True else dict(options)
+        try:
+            if name == "early_stopping":
+                callbacks.append(keras.callbacks.EarlyStopping(**options))
+            elif name == "reduce_lr_on_plateau":
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(**options))
+            elif name == "terminate_on_nan":
+                callbacks.append(keras.callbacks.TerminateOnNaN())
+            elif name == "model_checkpoint":
+                options.setdefault("monitor", "val_loss")
+                # Weights only: the best epoch survives a crash without a second copy of the
+                # optimiser state (paper 003's widest models are 150M parameters).
+                options.setdefault("save_weights_only", True)
+                suffix = ".weights.h5" if options["save_weights_only"] else ".keras"
+                callbacks.append(
+                    keras.callbacks.ModelCheckpoint(
+                        str(run_dir / f"best{suffix}"), save_best_only=True, **options
+                    )
+                )
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"parameter '{where}.callbacks.{name}': {exc}") from None
+    return callbacks
+
+
+def monitored_metric(settings: Mapping[str, Any] | None, default: str = "val_loss") -> str:
+    """The metric early stopping watches (what ``best_epoch`` in the summary refers to)."""
+    early = (settings or {}).get("early_stopping")
+    return early.get("monitor", default) if isinstance(early, Mapping) else default

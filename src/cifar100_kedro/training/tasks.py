@@ -1,0 +1,102 @@
+"""What a training task adds to the shared engine: its data, loss, metrics and history.
+
+``classification``: images → class probabilities, labels ``fine`` or ``coarse``, accuracy
+and top-5. ``reconstruction``: images → the same images on the [0, 1] scale (paper 003's
+autoencoder; the model adds its own sparsity and L2 penalties), reconstruction MSE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cifar100_kedro.training.inputs import (
+    dataset_augmenter,
+    make_dataset,
+    make_reconstruction_dataset,
+)
+from cifar100_kedro.training.recipe import Recipe, RecipeError
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The inputs of one training run, ready for ``model.fit``."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    num_classes: int
+    train_images: int
+    validation_images: int
+    steps_per_epoch: int
+    input_shape: tuple[int, ...]
+    input_dtype: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task's fixed parts: the Keras log keys its history records, the default monitor."""
+
+    name: str
+    history_metrics: tuple[str, ...]
+
+
+CLASSIFICATION = Task("classification", ("loss", "accuracy", "val_loss", "val_accuracy"))
+RECONSTRUCTION = Task(
+    "reconstruction", ("loss", "reconstruction_mse", "val_loss", "val_reconstruction_mse")
+)
+TASKS = {task.name: task for task in (CLASSIFICATION, RECONSTRUCTION)}
+
+
+def prepare_data(
+    recipe: Recipe, train: Mapping[str, np.ndarray], validation: Mapping[str, np.ndarray], seed: int
+) -> TaskData:
+    """The tf.data pipelines of ``recipe``'s task (checks the batch against the data)."""
+    settings, where = recipe.train, f"{recipe.namespace}.train"
+    images = train["images"]
+    if settings.batch_size > len(images):
+        raise RecipeError(
+            f"parameter '{where}.batch_size'={settings.batch_size} is larger than the "
+            f"{len(images)} training images"
+        )
+    steps = math.ceil(len(images) / settings.batch_size)
+    # uint8 images as always; float arrays (cached features) keep a float32 model input.
+    dtype = "float32" if np.issubdtype(images.dtype, np.floating) else "uint8"
+    shape = tuple(images.shape[1:])
+    if recipe.task == "reconstruction":
+        return TaskData(
+            make_reconstruction_dataset(images, settings.batch_size, shuffle=True, seed=seed),
+            make_reconstruction_dataset(validation["images"], settings.batch_size),
+            0, len(images), len(validation["images"]), steps, shape, dtype,
+        )  # fmt: skip
+    y_train, y_val = train[settings.label_mode], validation[settings.label_mode]
+    num_classes = int(settings.num_classes or max(y_train.max(), y_val.max()) + 1)
+    augment = None
+    if settings.augmentation_placement == "dataset":
+        augment = dataset_augmenter(settings.augmentation, seed, where)
+    common = {"num_classes": num_classes, "one_hot": settings.one_hot}
+    return TaskData(
+        make_dataset(images, y_train, settings.batch_size, shuffle=True, seed=seed, augment=augment, **common),
+        make_dataset(validation["images"], y_val, settings.batch_size, **common),
+        num_classes, len(y_train), len(y_val), steps, shape, dtype,
+    )  # fmt: skip
+
+
+def loss_and_metrics(recipe: Recipe, num_classes: int) -> tuple[keras.losses.Loss, list]:
+    """The compiled loss and metrics of ``recipe``'s task."""
+    if recipe.task == "reconstruction":
+        return keras.losses.MeanSquaredError(), [
+            keras.metrics.MeanSquaredError(name="reconstruction_mse")
+        ]
+    k = min(5, num_classes)
+    if recipe.train.one_hot:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=recipe.train.label_smoothing), [
+            "accuracy", keras.metrics.TopKCategoricalAccuracy(k=k, name="top5_accuracy"),
+        ]  # fmt: skip
+    return keras.losses.SparseCategoricalCrossentropy(), [
+        "accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=k, name="top5_accuracy"),
+    ]  # fmt: skip
