@@ -253,7 +253,7 @@ for _name, (_accuracy, _loss) in {"t_arch1": (29.21, 7.92), "t_arch2": (20.38, 5
 # Paper 004: the frozen VGG16 on the five fish classes (its own 5-class test set).
 register(
     Architecture(
-        "fish_subset", _P004, "vgg16_transfer_head", pipeline="fish_subset",
+        "fish_subset", _P004, "vgg16_transfer", pipeline="fish_subset",
         default_run=False, compared=False,
     )
 )  # fmt: skip

@@ -99,7 +99,7 @@ def test_keras_model_dataset_round_trips_a_model_with_shear_augmentation(tmp_pat
     import keras
 
     from cifar100_kedro.datasets import KerasModelDataset
-    from cifar100_kedro.training.engine import assemble_model
+    from cifar100_kedro.training.assembly import assemble_model
 
     body = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
     model = assemble_model(body, "rescale", None, [{"name": "random_shear", "x_factor": 0.2, "y_factor": 0.0}])

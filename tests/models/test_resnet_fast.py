@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from cifar100_kedro.models import BUILDERS, build_model
-from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
-from cifar100_kedro.training.engine import assemble_model, fit_model
+from cifar100_kedro import architectures
+from cifar100_kedro.training.assembly import assemble_model
+from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, validate_model_params, validate_train_params
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -45,7 +46,7 @@ def recipe(env: str = "base") -> dict:
 # ----------------------------------------------------------------------------- builder
 def test_registered_and_in_the_default_run():
     assert "resnet9_fast" in BUILDERS
-    assert "resnet9_fast" in ARCHITECTURES
+    assert architectures.get("resnet9_fast") in architectures.default_training()
 
 
 @pytest.mark.parametrize(("num_classes", "expected"), [(10, RESNET9_PARAMS_10), (100, RESNET9_PARAMS_100)])

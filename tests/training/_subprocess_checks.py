@@ -35,7 +35,10 @@ def train_once(work_dir, recipe=None, **device):
 
     state = configure_device(device)
     data = _tiny_data()
-    model, history, summary = fit_model(data, _tiny_data(seed=1), None, MODEL, recipe or RECIPE, architecture="probe", work_dir=work_dir)
+    model, history, summary = fit_model(
+        data, _tiny_data(seed=1), None, MODEL, recipe or RECIPE, architecture="probe",
+        work_dir=work_dir, device_settings=device,
+    )
     return model, history, summary, state
 
 
@@ -45,14 +48,18 @@ def main(check: str) -> None:
         from cifar100_kedro.training.device import configure_device
         from cifar100_kedro.training.engine import fit_model
 
-        configure_device({"seed": 7, "deterministic": True})
+        device = {"seed": 7, "deterministic": True}
+        configure_device(device)
         outcome = {}
         for placement in ("model", "dataset"):
             recipe = {**RECIPE, "augmentation_placement": placement}
             weights = []
             for _ in range(2):
                 with tempfile.TemporaryDirectory() as tmp:
-                    model, _, summary = fit_model(_tiny_data(), _tiny_data(seed=1), None, MODEL, recipe, architecture="probe", work_dir=tmp)
+                    model, _, summary = fit_model(
+                        _tiny_data(), _tiny_data(seed=1), None, MODEL, recipe,
+                        architecture="probe", work_dir=tmp, device_settings=device,
+                    )
                     weights.append([w.copy() for w in model.get_weights()])
             same = all(np.array_equal(a, b) for a, b in zip(*weights))
             outcome[placement] = {"identical": bool(same), "arrays": len(weights[0]), "placement": summary["augmentation_placement"]}

@@ -6,14 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from cifar100_kedro.training.engine import (
+from cifar100_kedro.training.assembly import (
     assemble_model,
     augmentation_layers,
-    dataset_augmenter,
-    fit_model,
-    make_dataset,
     preprocessing_layers,
 )
+from cifar100_kedro.training.engine import fit_model
+from cifar100_kedro.training.inputs import dataset_augmenter, make_dataset
 from tests.training._subprocess_checks import MODEL, RECIPE, _tiny_data
 
 # Paper 001's recipe (shear, zoom, flip, width shift; nearest fill) and its centring.

@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from cifar100_kedro.training.engine import assemble_model, fit_model
+from cifar100_kedro.training.assembly import assemble_model
+from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, validate_model_params, validate_train_params
 from cifar100_kedro.training.schedules import LinearWarmupDecay, make_learning_rate
 from tests.training._subprocess_checks import MODEL, RECIPE, _tiny_data

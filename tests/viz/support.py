@@ -85,7 +85,9 @@ def copy_project(target: Path) -> Path:
 
 
 def viz_namespace() -> str:
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
+    from cifar100_kedro.architectures import default_training
+
+    ARCHITECTURES = [a.namespace for a in default_training()]
 
     return VIZ_NAMESPACE if VIZ_NAMESPACE in ARCHITECTURES else ARCHITECTURES[0]
 

@@ -49,7 +49,9 @@ def test_every_registered_pipeline_is_in_the_build(
 
 
 def test_each_architecture_is_a_collapsible_namespace(build_api: Path) -> None:
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
+    from cifar100_kedro.architectures import default_training
+
+    ARCHITECTURES = [a.namespace for a in default_training()]
 
     for pipeline in ("training", "__default__"):
         modular = load(build_api / "pipelines" / pipeline)["modular_pipelines"]

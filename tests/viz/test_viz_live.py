@@ -92,7 +92,9 @@ def wait_for(condition, timeout: float, what: str):
 
 
 def test_api_answers_with_every_pipeline(viz_server: VizServer, registered_pipelines: dict) -> None:
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
+    from cifar100_kedro.architectures import default_training
+
+    ARCHITECTURES = [a.namespace for a in default_training()]
 
     main = get_json(f"{viz_server.url}/api/main")
     assert {p["id"] for p in main["pipelines"]} >= set(registered_pipelines)
@@ -105,7 +107,9 @@ def test_browser_draws_the_graph_and_a_plot_preview(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
+    from cifar100_kedro.architectures import default_training
+
+    ARCHITECTURES = [a.namespace for a in default_training()]
 
     # Any page of the origin first, to switch off the onboarding tour in localStorage.
     browser.get(f"{viz_server.url}/api/version")

@@ -1,5 +1,5 @@
 """The autoencoder's training node and reports, and the engine's pre-trained weight copy
-into the transfer models (also through the cross-validation fold trainer)."""
+into the transfer models."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from matplotlib.figure import Figure
 
 from cifar100_kedro.models.paper003_autoencoder import encoder_layer_names
 from cifar100_kedro.pipelines.autoencoder.nodes import (
-    HISTORY_COLUMNS,
     plot_reconstruction_loss,
     plot_reconstructions,
     train_autoencoder,
 )
-from cifar100_kedro.pipelines.autoencoder.transfer import fit_transfer_model
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError
 
@@ -72,7 +70,7 @@ def trained(data, tmp_path_factory):
     its history and summary, shared by several tests."""
     train, validation = data
     run = {"work_dir": str(tmp_path_factory.mktemp("state")), "max_epochs": 1}
-    return train_autoencoder(train["images"], validation, None, AE_MODEL, {**AE_TRAIN, "epochs": 50}, run, {"folder": None})
+    return train_autoencoder(train["images"], validation, None, AE_MODEL, {**AE_TRAIN, "epochs": 50}, run, {}, {"folder": None})
 
 
 def body_of(model: keras.Model) -> keras.Model:
@@ -85,19 +83,23 @@ def test_training_returns_a_uint8_model_history_and_summary(trained, data):
     assert model.inputs[0].dtype == "uint8"
     reconstruction = keras.ops.convert_to_numpy(model(data[1]["images"][:2], training=False))
     assert reconstruction.shape == (2, 32, 32, 3)
-    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert list(history.columns) == [
+        "epoch", "loss", "reconstruction_mse", "val_loss", "val_reconstruction_mse", "learning_rate", "seconds",
+    ]  # fmt: skip
     assert len(history) == 1 and history["val_reconstruction_mse"].notna().all()
     # The total loss adds the sparsity and L2 terms to the reconstruction MSE.
     assert history["loss"].iloc[0] > history["reconstruction_mse"].iloc[0]
     assert summary["pretraining_images"] == 160 and summary["validation_images"] == 40
     assert summary["pretraining_source"].startswith("train_split")
     assert summary["epochs_requested"] == summary["epochs_run"] == 1  # capped by max_epochs
+    assert summary["task"] == "reconstruction" and summary["namespace"] == "autoencoder"
+    assert summary["final"]["val_reconstruction_mse"] == history["val_reconstruction_mse"].iloc[-1]
 
 
 def test_reconstruction_mse_falls_with_training(data, tmp_path):
     train, validation = data
     recipe = {**AE_TRAIN, "epochs": 5}
-    _, history, _ = train_autoencoder(train["images"], validation, None, AE_MODEL, recipe, {"work_dir": str(tmp_path)})
+    _, history, _ = train_autoencoder(train["images"], validation, None, AE_MODEL, recipe, {"work_dir": str(tmp_path)}, {})
     mse = history["reconstruction_mse"].to_numpy()
     assert mse[-1] < 0.7 * mse[0]
 
@@ -114,7 +116,7 @@ def test_reconstruction_mse_falls_with_training(data, tmp_path):
 def test_bad_recipes_fail_before_training(data, tmp_path, change, message):
     train, validation = data
     with pytest.raises(RecipeError, match=message):
-        train_autoencoder(train["images"], validation, None, AE_MODEL, {**AE_TRAIN, **change}, {"work_dir": str(tmp_path)})
+        train_autoencoder(train["images"], validation, None, AE_MODEL, {**AE_TRAIN, **change}, {"work_dir": str(tmp_path)}, {})
 
 
 def test_reconstruction_grid_shows_inputs_over_reconstructions(trained, data):
@@ -144,17 +146,12 @@ def transfer_params(builder: str) -> dict:
     return {"builder": builder, "encoder": TINY_ENCODER, "dense_units": [16, 8]}
 
 
-def test_t_arch2_trains_its_head_on_the_saved_frozen_encoder(trained, data, tmp_path):
-    """Through the cross-validation fold trainer: ``fit_model`` with the autoencoder loaded
-    from ``train.pretrained_model_path``."""
+def test_t_arch2_trains_its_head_on_the_frozen_encoder(trained, data, tmp_path):
     autoencoder = trained[0]
-    path = tmp_path / "autoencoder.keras"
-    autoencoder.save(path)
     train, validation = data
-    model, _, summary = fit_transfer_model(
-        train, validation, None, transfer_params("chakraborti_t_arch2"),
-        {**TRANSFER_TRAIN, "pretrained_model_path": str(path)},
-        architecture="chakraborti_t_arch2_fold0", work_dir=tmp_path / "fold0",
+    model, _, summary = fit_model(
+        train, validation, None, transfer_params("chakraborti_t_arch2"), TRANSFER_TRAIN,
+        architecture="chakraborti_t_arch2", work_dir=tmp_path, pretrained=autoencoder,
     )  # fmt: skip
     assert summary["pretrained_from"] == "autoencoder" and summary["pretrained_layers"] == 9
     body, source = body_of(model), body_of(autoencoder)
@@ -195,16 +192,3 @@ def test_mismatched_pretrained_models_fail_clearly(trained, data, tmp_path):
             train, validation, None, transfer_params("chakraborti_t_arch1"), TRANSFER_TRAIN,
             architecture="t", work_dir=tmp_path, pretrained=unrelated,
         )  # fmt: skip
-
-
-def test_fold_trainer_needs_an_existing_saved_model(data, tmp_path):
-    train, validation = data
-    for recipe, message in (
-        (TRANSFER_TRAIN, r"fold1\.train\.pretrained_model_path' is missing"),
-        ({**TRANSFER_TRAIN, "pretrained_model_path": str(tmp_path / "absent.keras")}, r"absent\.keras does not exist"),
-    ):
-        with pytest.raises(RecipeError, match=message):
-            fit_transfer_model(
-                train, validation, None, transfer_params("chakraborti_t_arch2"), recipe,
-                architecture="chakraborti_t_arch2_fold1", work_dir=tmp_path / "fold1",
-            )  # fmt: skip

@@ -97,10 +97,10 @@ def train_cached(data, he_weights, work_dir, head_seed: int = 3):
     train, validation, stats = data
     params = {**MODEL, "weights": he_weights, "seed": head_seed}
     extractor, train_features, validation_features, feature_summary = extract_features(
-        train, validation, stats, params, RECIPE, {"batch_size": 7}
+        train, validation, stats, params, RECIPE, {"batch_size": 7}, {}
     )
     head, history, head_summary = train_head(
-        train_features, validation_features, params, RECIPE, {"work_dir": str(work_dir)}
+        train_features, validation_features, params, RECIPE, {"work_dir": str(work_dir)}, {}
     )
     model, summary = assemble_classifier(
         extractor, head, stats, RECIPE, head_summary, feature_summary
@@ -161,12 +161,12 @@ def test_bad_recipes_are_refused_before_any_work():
     recipe = {**RECIPE, "augmentation": [{"name": "random_flip", "mode": "horizontal"}]}
     params = {"builder": "vgg16_transfer", "image_size": 32, "weights": None}
     with pytest.raises(ValueError, match="fish_subset.train.augmentation"):
-        extract_features(train, train, None, params, recipe, {"batch_size": 4})
+        extract_features(train, train, None, params, recipe, {"batch_size": 4}, {})
     with pytest.raises(ValueError, match="fish_subset.model.builder"):
         extract_features(
-            train, train, None, {**params, "builder": "rana_elu_cnn"}, RECIPE, {"batch_size": 4}
+            train, train, None, {**params, "builder": "rana_elu_cnn"}, RECIPE, {"batch_size": 4}, {}
         )
     with pytest.raises(ValueError, match="'fish_subset.train.batch_size'=16 is larger than the 10"):
         extract_features(
-            train, train, None, params, {**RECIPE, "batch_size": 16}, {"batch_size": 4}
+            train, train, None, params, {**RECIPE, "batch_size": 16}, {"batch_size": 4}, {}
         )
