@@ -44,6 +44,7 @@ from common import (
     log,
     normalization_stats,
     synthetic_split,
+    train_settings,
 )
 
 REFERENCE = "resnet9_fast"
@@ -86,24 +87,23 @@ def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: flo
     import keras
     import numpy as np
 
-    from cifar100_kedro.training.engine import make_dataset
+    from cifar100_kedro.training.inputs import make_dataset
     from cifar100_kedro.training.tta import predict_with_flip_tta
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    params = recipe["train"]
-    label_mode = params.get("label_mode", "fine")
+    settings = train_settings(recipe, name)
+    label_mode = settings.label_mode
     classes = 20 if label_mode == "coarse" else 100
-    batch = min(int(params["batch_size"]), len(train["images"]))
+    batch = min(settings.batch_size, len(train["images"]))
     steps_per_epoch = math.ceil(len(train["images"]) / batch)
     stats = normalization_stats(train)
-    one_hot = params.get("loss") == "categorical_crossentropy" or float(params.get("label_smoothing", 0)) > 0
     dataset = make_dataset(
-        train["images"], train[label_mode], batch, num_classes=classes, one_hot=one_hot, shuffle=True,
-        augment=engine_augmenter(recipe),
+        train["images"], train[label_mode], batch, num_classes=classes, one_hot=settings.one_hot,
+        shuffle=True, augment=engine_augmenter(recipe),
     )
-    max_epochs = int(params.get("epochs") or 10**6)
-    schedule = (params.get("schedule") or {}).get("name", "constant")
+    max_epochs = int(settings.epochs or 10**6)
+    schedule = settings.schedule.get("name", "constant")
     if schedule in LENGTH_AWARE_SCHEDULES:
         per_step = cpu_seconds_per_step(recipe, stats, dataset)
         fitting = int(SCHEDULE_SHARE_OF_BUDGET * budget / (per_step * steps_per_epoch))
@@ -111,7 +111,7 @@ def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: flo
         log(f"[budget] {name}: {per_step:.2f} CPU s/step → schedule of {max_epochs} epochs")
         keras.utils.set_random_seed(0)
     model, _ = engine_model(recipe, stats, total_steps=steps_per_epoch * max_epochs)
-    tta = bool(params.get("tta", False))
+    tta = settings.tta
     curve: list[tuple[int, float, float]] = []  # (epoch, cumulative CPU s, accuracy)
     spent = 0.0
     for epoch in range(1, max_epochs + 1):

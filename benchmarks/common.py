@@ -109,19 +109,28 @@ def apply_overrides(recipes: dict[str, dict[str, Any]], overrides: Iterable[str]
         node[path[-1]] = yaml.safe_load(raw)
 
 
+def benchmarked_namespaces() -> tuple[str, ...]:
+    """The default run's architectures (the registry's ``default_training()``), in its order."""
+    from cifar100_kedro.architectures import default_training
+
+    return tuple(architecture.namespace for architecture in default_training())
+
+
 def architecture_recipes(
     names: Iterable[str] | None = None, env: str | None = None, overrides: Iterable[str] = ()
 ) -> dict[str, dict[str, Any]]:
     """``{namespace: {"model": ..., "train": ...}}`` for the default run's architectures,
     with ``overrides`` (see :func:`apply_overrides`) applied."""
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
     from cifar100_kedro.training.recipe import validate_train_params
 
     parameters = load_parameters(env)
-    wanted = list(names) if names else list(ARCHITECTURES)
+    default = benchmarked_namespaces()
+    wanted = list(names) if names else list(default)
     unknown = [name for name in wanted if name not in parameters]
     if unknown:
-        raise SystemExit(f"no recipe in conf/ for architecture(s) {unknown}; known: {sorted(ARCHITECTURES)}")
+        raise SystemExit(
+            f"no recipe in conf/ for architecture(s) {unknown}; known: {sorted(default)}"
+        )
     recipes = {
         name: {"model": offline_model_params(parameters[name]["model"]), "train": dict(parameters[name]["train"])}
         for name in wanted
@@ -130,6 +139,14 @@ def architecture_recipes(
     for name, recipe in recipes.items():
         validate_train_params(recipe["train"], f"{name}.train")
     return recipes
+
+
+def train_settings(recipe: dict[str, Any], name: str = "benchmark"):
+    """``recipe``'s ``train`` parsed as the engine parses it (a frozen ``TrainSettings``:
+    every default filled; ``.augmentation_placement``, ``.normalization``, ``.one_hot`` …)."""
+    from cifar100_kedro.training.recipe import parse_train
+
+    return parse_train(recipe["train"], f"{name}.train")
 
 
 # ----------------------------------------------------------------------------- data
@@ -164,56 +181,53 @@ def compile_like_engine(
     (``steps_per_execution``: the recipe's unless given)."""
     import keras
 
-    from cifar100_kedro.training.engine import make_optimizer
+    from cifar100_kedro.training.assembly import make_optimizer
+    from cifar100_kedro.training.recipe import parse_train
     from cifar100_kedro.training.schedules import make_learning_rate
 
-    smoothing = float(train_params.get("label_smoothing", 0.0))
-    one_hot = train_params.get("loss") == "categorical_crossentropy" or smoothing > 0
-    lr = make_learning_rate(train_params["optimizer"], train_params.get("schedule"), max(1, total_steps), where)
+    settings = parse_train(train_params, where)
+    lr = make_learning_rate(settings.optimizer, settings.schedule, max(1, total_steps), where)
     loss = (
-        keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-        if one_hot
+        keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
+        if settings.one_hot
         else keras.losses.SparseCategoricalCrossentropy()
     )
     model.compile(
-        optimizer=make_optimizer(train_params["optimizer"], lr, where), loss=loss, metrics=["accuracy"],
-        steps_per_execution=int(steps_per_execution or train_params.get("steps_per_execution", 1)),
+        optimizer=make_optimizer(settings.optimizer, lr, where), loss=loss, metrics=["accuracy"],
+        steps_per_execution=int(steps_per_execution or settings.steps_per_execution),
     )
-    return model, one_hot
+    return model, settings.one_hot
 
 
 def engine_placement(recipe: dict[str, Any], placement: str | None = None) -> str:
     """Where the engine runs ``recipe``'s augmentation (``placement`` overrides the recipe)."""
-    from cifar100_kedro.training.engine import augmentation_placement
-
-    return placement or augmentation_placement(recipe["train"])
+    return placement or train_settings(recipe).augmentation_placement
 
 
 def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int, seed: int = 0, placement: str | None = None):
     """``uint8 → normalisation → [augmentation, when placed in the model] → body``, compiled:
     the engine's model."""
     from cifar100_kedro.models import build_model
-    from cifar100_kedro.training.engine import assemble_model
+    from cifar100_kedro.training.assembly import assemble_model
 
-    train_params = recipe["train"]
-    classes = num_classes_for(train_params)
+    settings = train_settings(recipe)
+    classes = num_classes_for(recipe["train"])
     hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
     body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
     in_model = engine_placement(recipe, placement) == "model"
     model = assemble_model(
-        body, train_params.get("normalization", "standardize"), stats,
-        train_params.get("augmentation") if in_model else None, seed=seed,
+        body, settings.normalization, stats, settings.augmentation if in_model else None, seed=seed,
     )
-    return compile_like_engine(model, train_params, total_steps, classes)
+    return compile_like_engine(model, recipe["train"], total_steps, classes)
 
 
 def engine_augmenter(recipe: dict[str, Any], seed: int = 0, placement: str | None = None):
     """The engine's tf.data augmentation function for ``recipe`` (None when in the model)."""
-    from cifar100_kedro.training.engine import dataset_augmenter
+    from cifar100_kedro.training.inputs import dataset_augmenter
 
     if engine_placement(recipe, placement) != "dataset":
         return None
-    return dataset_augmenter(recipe["train"].get("augmentation"), seed)
+    return dataset_augmenter(train_settings(recipe).augmentation, seed)
 
 
 # ----------------------------------------------------------------------------- timing

@@ -119,7 +119,10 @@ def main(argv: list[str] | None = None) -> dict:
         for _ in range(repeats):  # interleaved, so both see the same machine load
             reference.append(_run(REFERENCE, str(archive)))
             ours.append(_run(PROJECT, str(project)))
-    best = lambda runs, key: min(r[key] for r in runs)  # noqa: E731
+
+    def best(runs: list[dict], key: str) -> float:
+        return min(r[key] for r in runs)
+
     result = {
         "images": reference[0]["images"],
         "reference_seconds": best(reference, "seconds"),

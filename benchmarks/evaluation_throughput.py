@@ -33,6 +33,7 @@ from common import (
     hardware_line,
     log,
     num_classes_for,
+    train_settings,
 )
 
 
@@ -60,7 +61,7 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, batch_s
     keras.backend.clear_session()
     log(f"[evaluation] {name}: {images} images, batch {batch_size}")
     train = recipe["train"]
-    normalization = train.get("normalization", "standardize")
+    normalization = train_settings(recipe, name).normalization
     stats = {"mean": [125.0, 122.0, 113.0], "std": [63.0, 62.0, 66.0]}
     x = np.random.default_rng(0).integers(0, 256, size=(images, 32, 32, 3), dtype=np.uint8)
     model, _ = engine_model(recipe, stats, total_steps=1)

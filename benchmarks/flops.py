@@ -52,9 +52,9 @@ def forward_flops(model) -> int:
 def measure(names: list[str] | None = None) -> list[dict]:
     """One row per architecture: parameters and FLOPs."""
     import keras
-    import numpy as np
 
     from cifar100_kedro.models import build_model
+    from cifar100_kedro.training.assembly import count_params
 
     rows = []
     for name, recipe in architecture_recipes(names).items():
@@ -66,7 +66,7 @@ def measure(names: list[str] | None = None) -> list[dict]:
         rows.append({
             "architecture": name,
             "builder": recipe["model"]["builder"],
-            "trainable_params": int(sum(np.prod(w.shape) for w in body.trainable_weights)),
+            "trainable_params": count_params(body.trainable_weights),
             "forward_gflops": flops / 1e9,
             "train_tflop_per_epoch": 3 * flops * REAL_TRAIN_IMAGES / 1e12,
         })

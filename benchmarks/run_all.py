@@ -6,9 +6,9 @@ to standard error. A benchmark script that is missing gets a "not available" row
 fails a "failed" row: the others still run.
 
     python benchmarks/run_all.py                  # full sizes (hours on a 2-core CPU)
-    python benchmarks/run_all.py --quick          # small sizes (see the README section "Benchmarks")
+    python benchmarks/run_all.py --quick          # small sizes (see docs/benchmarks.md)
     python benchmarks/run_all.py --quick --output docs/benchmark_results.md
-    python benchmarks/run_all.py --quick --update-readme README.md   # rewrite the README's results
+    python benchmarks/run_all.py --quick --update-readme docs/benchmarks.md   # rewrite its results
     python benchmarks/run_all.py --only flops,training_throughput --architectures resnet9_fast,chavez_m1
 """
 
@@ -38,7 +38,9 @@ BENCHMARKS = (
 )
 # Scripts that take ``--architectures`` (forwarded when given).
 TAKES_ARCHITECTURES = {"training_throughput", "evaluation_throughput", "budget_accuracy", "flops"}
-# The README section ``--update-readme`` rewrites (everything between the two markers).
+# The results block ``--update-readme`` rewrites (everything between the two markers): it
+# lives in docs/benchmarks.md, under its "Results" section.
+RESULTS_PAGE = "docs/benchmarks.md"
 README_START = "<!-- BENCHMARK-RESULTS:START -->"
 README_END = "<!-- BENCHMARK-RESULTS:END -->"
 # Small-size arguments for a script without its own ``--quick`` option (its documented smoke run).
@@ -142,7 +144,7 @@ def update_between_markers(path: Path, text: str) -> None:
     ends = [i for i, line in enumerate(lines) if line.strip() == README_END]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise SystemExit(f"{path}: needs exactly one line {README_START} followed by one line {README_END}")
-    # Demote the report's headings by two levels to sit under the README's own section.
+    # Demote the report's headings by two levels to sit under the page's own "Results" section.
     body = ["##" + line if line.startswith("#") else line for line in text.strip().splitlines()]
     updated = "\n".join(lines[: starts[0] + 1] + body + lines[ends[0]:]) + "\n"
     temporary = path.with_suffix(path.suffix + ".tmp")
@@ -158,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--architectures", help="comma-separated namespaces for the per-architecture benchmarks")
     parser.add_argument("--timeout", type=float, help="seconds allowed per benchmark (default: none)")
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
-    parser.add_argument("--update-readme", type=Path, metavar="README",
-                        help=f"replace the text between {README_START} and {README_END} in this file")
+    parser.add_argument(
+        "--update-readme", type=Path, metavar="FILE",
+        help=f"replace the text between {README_START} and {README_END} in this file "
+        f"(the results block lives in {RESULTS_PAGE})",
+    )
     args = parser.parse_args(argv)
     known = [name for name, _, _ in BENCHMARKS]
     only = args.only.split(",") if args.only else known

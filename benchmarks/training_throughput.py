@@ -52,6 +52,7 @@ from common import (
     hardware_line,
     log,
     num_classes_for,
+    train_settings,
     usable_cores,
 )
 
@@ -116,7 +117,7 @@ def idg_model(recipe: dict[str, Any], total_steps: int):
 
 def engine_setup(recipe, stats, x, y, batch: int, classes: int, total_steps: int, placement: str | None = None):
     """The engine's compiled model and its shuffled tf.data input over ``x``/``y``, traced."""
-    from cifar100_kedro.training.engine import make_dataset
+    from cifar100_kedro.training.inputs import make_dataset
 
     model, one_hot = engine_model(recipe, stats, total_steps, placement=placement)
     dataset = make_dataset(
@@ -189,7 +190,8 @@ def measure_architecture(
         measures["other"], _ = engine_round_factory("model" if placement == "dataset" else "dataset")
     notes: list[str] = []
     if with_idg:
-        kwargs, notes = idg_arguments(train.get("augmentation"), train.get("normalization", "standardize"))
+        settings = train_settings(recipe, name)
+        kwargs, notes = idg_arguments(list(settings.augmentation), settings.normalization)
         generator = tf.keras.preprocessing.image.ImageDataGenerator(**kwargs)
         generator.mean = np.asarray(stats["mean"], dtype="float32").reshape(1, 1, 3)
         generator.std = np.asarray(stats["std"], dtype="float32").reshape(1, 1, 3)
