@@ -73,7 +73,7 @@ def make_history(epochs: int = 4) -> pd.DataFrame:
 
 def make_summary(name: str = "toy_cnn", label_mode: str = "fine", num_classes: int = 6) -> dict:
     return {
-        "architecture": name,
+        "namespace": name,
         "builder": "toy",
         "label_mode": label_mode,
         "num_classes": num_classes,

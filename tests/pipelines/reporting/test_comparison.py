@@ -1,12 +1,15 @@
-"""Comparison across architectures: collection (with extra namespaces), table, Markdown, charts."""
+"""Comparison across architectures: collection (absent optional ones), table, Markdown, charts."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from cifar100_kedro import architectures
+from cifar100_kedro.architectures import Architecture, ReportedFigure
 from cifar100_kedro.pipelines.reporting import comparison as c
 
 
@@ -18,7 +21,8 @@ def _metrics(acc, coarse, mode="fine", params=1000, seconds=120.0):
         "top_k_accuracy": None if acc is None or mode != "fine" else min(1.0, acc + 0.2),
         "coarse_accuracy": coarse,
         "loss": 2.0 if mode == "fine" else None,
-        "model_loss": 1.5,
+        "coarse_top_k_accuracy": 0.9 if mode == "coarse" else None,
+        "coarse_loss": 1.5 if mode == "coarse" else None,
         "total_params": params,
         "trainable_params": params,
         "training_seconds": seconds,
@@ -27,33 +31,36 @@ def _metrics(acc, coarse, mode="fine", params=1000, seconds=120.0):
     }
 
 
-REPORTED = {
-    "m1": {"paper": "002", "accuracy": 18.5, "split": "test"},
-    "m1_coarse": {"paper": "002", "coarse_accuracy": 37.7, "split": "test"},
-    "m7": {"paper": "002", "accuracy": 59.5, "split": "test"},
-    "m7_coarse": {"paper": "002", "coarse_accuracy": 65.6, "split": "test"},
-    "vgg": {"paper": "001", "accuracy": 59.09, "loss": 1.47, "split": "test", "note": "a | note"},
-}
-PROGRESSION = {
-    "stages": ["m1", "m2", "m7"],
-    "coarse_models": {"m1": "m1_coarse", "m7": "m7_coarse"},
-}
+def _arch(namespace, *figures, **fields):
+    return Architecture(namespace, fields.pop("paper", "002"), "toy", reported=figures, **fields)
 
 
-def test_collect_metrics_keeps_order_and_adds_allow_listed_extras():
-    extras = {
-        "m7": lambda: _metrics(0.6, 0.7),
-        "fish": lambda: _metrics(0.9, None),
-        "m1": lambda: 1 / 0,
-    }
-    settings = {"extra_namespaces": ["m7", "m7_coarse"]}
-    collected = c.collect_metrics(settings, extras, m1=_metrics(0.2, 0.4), vgg=_metrics(0.5, 0.6))
-    assert [m["namespace"] for m in collected] == ["m1", "vgg", "m7"]  # fish not allow-listed
+REGISTRY = c.registry_view(
+    [
+        _arch("m1", ReportedFigure("accuracy", 18.5, "test", "Abstract")),
+        _arch("m1_coarse", ReportedFigure("coarse_accuracy", 37.7, "test", "Abstract")),
+        _arch("m2"),
+        _arch("m7", ReportedFigure("accuracy", 59.5, "test", "Abstract")),
+        _arch("m7_coarse", ReportedFigure("coarse_accuracy", 65.6, "test", "Abstract")),
+        _arch(
+            "vgg",
+            ReportedFigure("accuracy", 59.28, "validation", "Conclusion"),
+            ReportedFigure("accuracy", 59.09, "test", "Conclusion", "a | note"),
+            ReportedFigure("loss", 1.47, "test", "Conclusion"),
+            paper="001",
+        ),
+    ]
+)
+STAGES = (("M1", "m1", "m1_coarse"), ("M2", "m2", None), ("M7", "m7", "m7_coarse"))
 
 
-def test_collect_metrics_without_extras():
-    collected = c.collect_metrics({"extra_namespaces": ["m7"]}, None, m1=_metrics(0.2, 0.4))
-    assert [m["namespace"] for m in collected] == ["m1"]
+def test_collect_metrics_keeps_order_and_leaves_out_absent_ones():
+    collected = c.collect_metrics(
+        m1=_metrics(0.2, 0.4), m7=None, vgg=_metrics(0.5, 0.6), m7_coarse=None
+    )
+    assert [m["namespace"] for m in collected] == ["m1", "vgg"]
+    collected = c.collect_metrics(m1=_metrics(0.2, 0.4), m7=_metrics(0.6, 0.7))
+    assert [m["namespace"] for m in collected] == ["m1", "m7"]
 
 
 def test_collect_predictions_drops_probabilities():
@@ -64,11 +71,11 @@ def test_collect_predictions_drops_probabilities():
         "label_mode": np.array("fine"),
     }
     split = {"fine": np.array([0, 1])}
-    out = c.collect_predictions({"extra_namespaces": ["x"]}, split, {"x": lambda: pred}, a=pred)
+    out = c.collect_predictions(split, ("x", "y"), a=pred, x=pred, y=None)
     assert list(out) == ["a", "x"] and "probabilities" not in out["a"]
 
 
-def test_collect_predictions_skips_extras_from_another_test_set(caplog):
+def test_collect_predictions_skips_optional_ones_from_another_test_set(caplog):
     pred = {
         "labels": np.array([0, 1]),
         "predicted": np.array([0, 0]),
@@ -76,21 +83,28 @@ def test_collect_predictions_skips_extras_from_another_test_set(caplog):
     }
     stale = dict(pred, labels=np.array([1, 1, 0]), predicted=np.array([1, 1, 0]))
     split = {"fine": np.array([0, 1])}
-    out = c.collect_predictions({"extra_namespaces": ["m7"]}, split, {"m7": lambda: stale}, a=pred)
+    out = c.collect_predictions(split, ("m7",), a=pred, m7=stale)
     assert list(out) == ["a"]
     assert "'m7'" in caplog.text and "another test set" in caplog.text
 
 
+def test_reported_figure_prefers_the_test_split():
+    figures = REGISTRY["vgg"]["reported"]
+    assert c.reported_figure(figures, "accuracy").value == 59.09
+    assert c.reported_figure(figures, "coarse_accuracy") is None
+    cv = ReportedFigure("accuracy", 41.9, "cross_validation", "Table I")
+    holdout = ReportedFigure("accuracy", 44.1, "holdout", "Section V")
+    assert c.reported_figure([holdout, cv], "accuracy") is cv
+
+
 def test_comparison_table_sorted_with_reported_columns():
     metrics = c.collect_metrics(
-        {},
-        None,
         m1=_metrics(0.2, 0.4, params=500),
         vgg=_metrics(0.55, 0.65, params=13_870_484),
         m1_coarse=_metrics(None, 0.38, mode="coarse"),
         weak=_metrics(0.1, 0.3),
     )
-    table = c.comparison_table(metrics, REPORTED)
+    table = c.comparison_table(metrics, REGISTRY)
     assert table["model"].tolist() == ["vgg", "m1", "weak", "m1_coarse"]
     assert table["rank"].tolist() == [1, 2, 3, 4]
     vgg = table.iloc[0]
@@ -107,30 +121,50 @@ def test_comparison_table_sorted_with_reported_columns():
     assert math.isnan(table.iloc[2]["reported accuracy (%) [paper]"])
 
 
-def test_markdown_labels_reported_figures():
+def test_markdown_labels_reported_figures_and_never_prints_nan():
     metrics = c.collect_metrics(
-        {}, None, vgg=_metrics(0.55, 0.65), m1_coarse=_metrics(None, 0.38, mode="coarse")
+        vgg=_metrics(0.55, 0.65),
+        m1_coarse=_metrics(None, 0.38, mode="coarse"),
+        m2=_metrics(0.3, 0.5),
+        unregistered=_metrics(None, None, params=None, seconds=None),
     )
-    text = c.comparison_markdown(c.comparison_table(metrics, REPORTED))
+    text = c.comparison_markdown(c.comparison_table(metrics, REGISTRY))
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("| rank"))
     assert "reported accuracy (%) [paper]" in header
     assert "not measured here" in text
-    rows = [line for line in lines if line.startswith(("| 1 ", "| 2 "))]
-    assert len(rows) == 2 and "55.00" in rows[0] and "–" in rows[1]
-    assert "- `vgg`: a | note" in text  # notes listed under the table
+    rows = [line for line in lines if line.startswith(("| 1 ", "| 2 ", "| 3 ", "| 4 "))]
+    assert len(rows) == 4 and "55.00" in rows[0] and "59.09" in rows[0]
+    m2 = next(row for row in rows if "| m2 |" in row)
+    assert m2.endswith("| – | – | – | – |")  # no paper figures: a dash, not nan
+    assert "nan" not in text.lower()
+    # every figure the paper gives, with its source, is listed under the table
+    vgg_note = next(line for line in lines if line.startswith("- `vgg`: "))
+    assert "accuracy 59.09% on test (Conclusion: a | note)" in vgg_note
+    assert "accuracy 59.28% on validation" in vgg_note and "loss 1.47 on test" in vgg_note
     assert all(line.count("|") == header.count("|") for line in lines if line.startswith("|"))
+
+
+def test_markdown_of_a_table_read_back_from_csv_never_prints_nan(tmp_path):
+    """The pipeline's Markdown node loads the table from CSV, where empty cells become NaN."""
+    metrics = c.collect_metrics(
+        vgg=_metrics(0.55, 0.65), m2=_metrics(0.3, 0.5), other=_metrics(0.1, 0.2)
+    )
+    c.comparison_table(metrics, REGISTRY).to_csv(tmp_path / "table.csv", index=False)
+    text = c.comparison_markdown(pd.read_csv(tmp_path / "table.csv"))
+    assert "nan" not in text.lower()
+    assert [line for line in text.splitlines() if line.startswith("- `")] == [
+        next(line for line in text.splitlines() if line.startswith("- `vgg`"))
+    ]
 
 
 def test_comparison_plot_axes():
     metrics = c.collect_metrics(
-        {},
-        None,
         vgg=_metrics(0.55, 0.65),
         m1=_metrics(0.2, 0.4),
         m1_coarse=_metrics(None, 0.38, mode="coarse"),
     )
-    table = c.comparison_table(metrics, REPORTED)
+    table = c.comparison_table(metrics, REGISTRY)
     fig = c.plot_comparison(table)
     ax_acc, ax_par, ax_time = fig.axes[:3]
     assert [t.get_text() for t in ax_acc.get_yticklabels()] == ["vgg", "m1", "m1_coarse (coarse)"]
@@ -142,36 +176,40 @@ def test_comparison_plot_axes():
 
 def test_progression_works_without_m7_and_includes_it_when_present():
     base = c.collect_metrics(
-        {},
-        None,
         m1=_metrics(0.18, 0.35),
         m2=_metrics(0.25, 0.4),
         m1_coarse=_metrics(None, 0.38, mode="coarse"),
+        m7=None,
+        m7_coarse=None,
     )
-    table = c.progression_table(base, PROGRESSION, REPORTED)
-    assert table["stage"].tolist() == ["M1", "M2", "M3"]
+    table = c.progression_table(base, STAGES, REGISTRY)
+    assert table["stage"].tolist() == ["M1", "M2", "M7"]
     assert table["status"].tolist() == ["evaluated", "evaluated", "not evaluated"]
     assert table.loc[0, "coarse-label model accuracy (%)"] == pytest.approx(38.0)
+    assert table.loc[0, "reported coarse accuracy (%) [paper]"] == pytest.approx(37.7)
     assert table.loc[2, "reported fine accuracy (%) [paper]"] == pytest.approx(59.5)
     assert c.plot_progression(table).axes  # renders with the gap
 
-    extras = {
-        "m7": lambda: _metrics(0.6, 0.7),
-        "m7_coarse": lambda: _metrics(None, 0.66, mode="coarse"),
-    }
     with_m7 = c.collect_metrics(
-        {"extra_namespaces": ["m7", "m7_coarse"]},
-        extras,
         m1=_metrics(0.18, 0.35),
         m2=_metrics(0.25, 0.4),
         m1_coarse=_metrics(None, 0.38, mode="coarse"),
+        m7=_metrics(0.6, 0.7),
+        m7_coarse=_metrics(None, 0.66, mode="coarse"),
     )
-    table = c.progression_table(with_m7, PROGRESSION, REPORTED)
+    table = c.progression_table(with_m7, STAGES, REGISTRY)
     assert table["status"].tolist() == ["evaluated"] * 3
     assert table.loc[2, "fine accuracy (%)"] == pytest.approx(60.0)
     assert table.loc[2, "coarse-label model accuracy (%)"] == pytest.approx(66.0)
     fig = c.plot_progression(table)
     ax = fig.axes[0]
-    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["M1", "M2", "M3"]
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["M1", "M2", "M7"]
     assert "paper 002" in ax.get_title().lower()
     assert ax.get_ylabel() == "test accuracy (%)"
+
+
+def test_progression_stages_come_from_the_registry():
+    stages = c.progression_stages(architectures.progression())
+    assert [s[0] for s in stages] == [f"M{i}" for i in range(1, 8)]
+    assert stages[0] == ("M1", "chavez_m1", "chavez_m1_coarse")
+    assert stages[-1] == ("M7", "chavez_m7", "chavez_m7_coarse")

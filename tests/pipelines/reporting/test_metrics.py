@@ -152,11 +152,12 @@ def test_compute_metrics_fine_hand_computed(label_names):
     assert metrics["top_k_accuracy"] == pytest.approx(0.75)
     # superclasses: labels 0,0,1,1 ; predicted 0->0, 0->0, 3->1, 3->1 : all right
     assert metrics["coarse_accuracy"] == pytest.approx(1.0)
-    assert metrics["model_accuracy"] == metrics["accuracy"]
+    assert metrics["coarse_top_k_accuracy"] is None and metrics["coarse_loss"] is None
     assert metrics["best_epoch"] == 2 and metrics["epochs_run"] == 4
     assert metrics["best_val_accuracy"] == pytest.approx(make_history()["val_accuracy"][1])
     assert metrics["total_params"] == 1300 and metrics["training_seconds"] == 12.5
     assert metrics["namespace"] == "toy_cnn" and metrics["test_samples"] == 4
+    assert set(metrics) == set(m.Metrics.__annotations__)  # the documented schema, exactly
 
 
 def test_compute_metrics_coarse_model_has_null_fine_metrics(label_names, split, reporting):
@@ -168,8 +169,22 @@ def test_compute_metrics_coarse_model_has_null_fine_metrics(label_names, split, 
         and metrics["top_k_accuracy"] is None
         and metrics["loss"] is None
     )
-    assert metrics["coarse_accuracy"] == pytest.approx(metrics["model_accuracy"])
+    probs, labels = pred["probabilities"], pred["labels"]
+    assert metrics["coarse_accuracy"] == pytest.approx(m.accuracy(labels, probs.argmax(axis=1)))
+    assert metrics["coarse_top_k_accuracy"] == pytest.approx(m.top_k_accuracy(labels, probs, 2))
+    assert metrics["coarse_loss"] == pytest.approx(m.cross_entropy(labels, probs))
     assert metrics["label_mode"] == "coarse" and metrics["num_classes"] == 3
+    assert set(metrics) == set(m.Metrics.__annotations__)
+
+
+def test_metrics_name_the_namespace_from_old_and_new_summaries(label_names, split, reporting):
+    new = make_summary("toy_new")
+    old = {k: v for k, v in make_summary().items() if k != "namespace"}
+    old["architecture"] = "toy_old"  # the engine's key before it became "namespace"
+    for summary, name in ((new, "toy_new"), (old, "toy_old")):
+        pred = m.predict_test_set(FakeModel(6), split, label_names, summary, reporting)
+        metrics = m.compute_metrics(pred, summary, make_history(), label_names, reporting)
+        assert metrics["namespace"] == name and "architecture" not in metrics
 
 
 def test_compute_metrics_rejects_mismatched_predictions(label_names):
@@ -236,7 +251,7 @@ def test_predict_test_set_uses_flip_tta_when_the_recipe_asks():
     images[0, :, :2] = 255  # bright left half: plain says class 0, mirror says class 1
     split = {"images": images, "fine": np.array([0, 1]), "coarse": np.array([0, 0])}
     names = {"fine": ["a", "b"], "coarse": ["x"], "fine_to_coarse": [0, 0]}
-    summary = {"architecture": "m", "label_mode": "fine", "num_classes": 2}
+    summary = {"namespace": "m", "label_mode": "fine", "num_classes": 2}
     plain = predict_test_set(LeftHalf(), split, names, summary, {"batch_size": 2})
     tta = predict_test_set(LeftHalf(), split, names, {**summary, "tta": True}, {"batch_size": 2})
     np.testing.assert_allclose(plain["probabilities"][0], [1.0, 0.0])

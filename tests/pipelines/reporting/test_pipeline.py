@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cifar100_kedro import architectures
+from cifar100_kedro.architectures import Architecture, ReportedFigure
 from cifar100_kedro.pipelines.reporting import (
     create_comparison_pipeline,
     create_evaluation_pipeline,
@@ -24,6 +26,10 @@ from cifar100_kedro.pipelines.reporting import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+# What the reporting pipeline evaluates itself, and what it compares (the registry's order).
+TRAINED = [a.namespace for a in architectures.compared(["training"])]
+COMPARED = [a.namespace for a in architectures.compared()]
+OTHERS = [ns for ns in COMPARED if ns not in TRAINED]
 PER_ARCHITECTURE_OUTPUTS = {
     "test_predictions",
     "metrics",
@@ -42,15 +48,21 @@ PER_ARCHITECTURE_OUTPUTS = {
 
 
 def test_every_node_named_and_every_architecture_evaluated():
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
-
     pipeline = create_pipeline()
     names = [n.name for n in pipeline.nodes]
     assert len(names) == len(set(names))
-    for ns in ARCHITECTURES:
+    assert "chavez_m7" in OTHERS and "fish_subset" not in COMPARED
+    for ns in TRAINED:
         assert {f"{ns}.{o}" for o in PER_ARCHITECTURE_OUTPUTS} <= pipeline.all_outputs()
         assert {f"{ns}.model", f"{ns}.history", f"{ns}.training_summary"} <= pipeline.inputs()
         assert f"{ns}.predict_test_set" in names
+    for ns in OTHERS:  # evaluated by their own pipeline, read here if present
+        assert f"{ns}.predict_test_set" not in names
+        assert {f"{ns}.metrics_if_present", f"{ns}.test_predictions_if_present"} <= (
+            pipeline.inputs()
+        )
+    collect = next(n for n in pipeline.nodes if n.name == "collect_model_metrics")
+    assert [i.split(".")[0] for i in collect.inputs] == COMPARED
     assert {"test_split", "label_names", "new_images"} <= pipeline.inputs()
     assert {
         "model_comparison_table",
@@ -74,11 +86,61 @@ def test_evaluation_template_is_reusable_for_another_namespace():
 
 
 def test_comparison_inputs_follow_the_given_namespaces():
-    pipeline = create_comparison_pipeline(["a", "b"], include_extras=False)
+    pipeline = create_comparison_pipeline(["a", "m7", "b"], optional=["m7"])
     collect = next(n for n in pipeline.nodes if n.name == "collect_model_metrics")
-    assert collect.inputs == ["params:reporting.comparison", "a.metrics", "b.metrics"]
+    assert collect.inputs == ["a.metrics", "m7.metrics_if_present", "b.metrics"]
+    predictions = next(n for n in pipeline.nodes if n.name == "collect_test_predictions")
+    assert predictions.inputs == [
+        "test_split",
+        "a.test_predictions",
+        "m7.test_predictions_if_present",
+        "b.test_predictions",
+    ]
     with pytest.raises(ValueError, match="reserved"):
-        create_comparison_pipeline(["comparison"])
+        create_comparison_pipeline(["test_split"])
+
+
+@pytest.fixture
+def toy_architecture():
+    """A registered architecture with reported figures (removed from the registry afterwards)."""
+    arch = architectures.register(
+        Architecture(
+            "toy_registered_net",
+            "999 Toy et al.",
+            "toy",
+            reported=(
+                ReportedFigure("accuracy", 42.5, "test", "Table 9", "on the full test set"),
+                ReportedFigure("loss", 2.25, "test", "Table 9"),
+            ),
+        )
+    )
+    yield arch
+    architectures.unregister(arch.namespace)
+
+
+def test_registered_reported_figures_appear_in_the_comparison(toy_architecture):
+    ns = toy_architecture.namespace
+    pipeline = create_pipeline()
+    assert f"{ns}.predict_test_set" in {n.name for n in pipeline.nodes}  # trained → evaluated
+    metrics = {"label_mode": "fine", "top_k": 5, "accuracy": 0.4, "top_k_accuracy": 0.7}
+    nodes = {n.name: n for n in pipeline.nodes}
+    collected = nodes["collect_model_metrics"].run(
+        {i: (metrics if i.startswith(ns) else None) for i in nodes["collect_model_metrics"].inputs}
+        | {"khanna_vgg_cnn.metrics": dict(metrics, accuracy=0.5)}
+    )["all_model_metrics"]
+    table = nodes["build_model_comparison_table"].run({"all_model_metrics": collected})[
+        "model_comparison_table"
+    ]
+    row = table.set_index("model").loc[ns]
+    assert row["paper"] == "999 Toy et al." and row["reported on [paper]"] == "test"
+    assert row["reported accuracy (%) [paper]"] == pytest.approx(42.5)
+    assert row["reported loss [paper]"] == pytest.approx(2.25)
+    assert "Table 9: on the full test set" in row["reported note [paper]"]
+    khanna = table.set_index("model").loc["khanna_vgg_cnn"]
+    assert khanna["reported accuracy (%) [paper]"] == pytest.approx(59.09)  # test, not validation
+    markdown = nodes["write_model_comparison_markdown"].run({"model_comparison_table": table})
+    text = markdown["model_comparison_markdown"]
+    assert "42.50" in text and "nan" not in text.lower()
 
 
 def test_catalog_patterns_resolve_every_reporting_dataset():
@@ -96,6 +158,11 @@ def test_catalog_patterns_resolve_every_reporting_dataset():
     assert type(catalog.get("rana_elu_cnn.confusion_matrix_plot")).__name__ == "MatplotlibDataset"
     assert type(catalog.get("rana_elu_cnn.classification_report")).__name__ == "CSVDataset"
     assert type(catalog.get("rana_elu_cnn.test_predictions")).__name__ == "NumpyDataset"
+    for ns in OTHERS:
+        for name in (f"{ns}.metrics_if_present", f"{ns}.test_predictions_if_present"):
+            dataset = catalog.get(name)
+            assert type(dataset).__name__ == "OptionalDataset" and ns in str(dataset)
+            assert dataset.exists()  # absent files load as None, never fail the run
 
 
 # ---------------------------------------------------------------------------- end to end
@@ -156,10 +223,12 @@ def _write_fake_training_outputs(project: Path, namespaces, per_class: int = 2) 
                 "seconds": [1.0, 1.1, 1.0],
             }
         ).to_csv(out / "history.csv", index=False)
+        # The engine's summary names the namespace; older summaries call it "architecture".
+        name_key = "architecture" if seed % 2 else "namespace"
         (out / "training_summary.json").write_text(
             json.dumps(
                 {
-                    "architecture": ns,
+                    name_key: ns,
                     "builder": "tiny",
                     "label_mode": mode,
                     "num_classes": classes,
@@ -196,21 +265,19 @@ def reported_project(tmp_path_factory):
     """A temporary project with fake training outputs on which the reporting pipeline ran."""
     from PIL import Image
 
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
-
     root = tmp_path_factory.mktemp("reporting_e2e")
     project = root / "project"
     shutil.copytree(PROJECT_ROOT / "conf", project / "conf")
     shutil.copy(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
     (project / "src").mkdir()  # the package itself is installed; bootstrap only needs the folder
-    _write_fake_training_outputs(project, ARCHITECTURES)
+    _write_fake_training_outputs(project, TRAINED)
     images = root / "my new images"
     images.mkdir()
     Image.new("RGB", (300, 200), (240, 200, 10)).save(images / "yellow.jpg")
     Image.new("RGBA", (20, 64), (0, 80, 200, 255)).save(images / "blue.png")
     (images / "broken.png").write_bytes(b"not a png")
     _run(project, runtime_params={"new_images_folder": str(images)})
-    return project, ARCHITECTURES
+    return project, TRAINED
 
 
 @pytest.mark.slow
@@ -238,6 +305,7 @@ def test_reporting_end_to_end(reported_project, caplog):
             "yellow.jpg.png",
         ]
         metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["namespace"] == ns and "architecture" not in metrics
         assert metrics["test_samples"] == 200 and metrics["best_epoch"] == 2
         assert 0.0 <= metrics["coarse_accuracy"] <= 1.0
         if ns.endswith("_coarse"):
@@ -255,7 +323,8 @@ def test_reporting_end_to_end(reported_project, caplog):
     assert table.set_index("model").loc[
         "khanna_vgg_cnn", "reported accuracy (%) [paper]"
     ] == pytest.approx(59.09)
-    assert "| rank |" in (comparison / "model_comparison.md").read_text()
+    markdown = (comparison / "model_comparison.md").read_text()
+    assert "| rank |" in markdown and "nan" not in markdown.lower()
     fine_models = [ns for ns in namespaces if not ns.endswith("_coarse")]
     mcnemar = pd.read_csv(comparison / "mcnemar_fine.csv")
     assert len(mcnemar) == len(fine_models) * (len(fine_models) - 1) // 2
@@ -267,6 +336,7 @@ def test_reporting_end_to_end(reported_project, caplog):
     progression = pd.read_csv(comparison / "chavez_progression.csv")
     assert progression["stage"].tolist() == [f"M{i}" for i in range(1, 8)]
     assert progression["status"].tolist() == ["evaluated"] * 6 + ["not evaluated"]
+    assert progression.loc[6, "reported fine accuracy (%) [paper]"] == pytest.approx(59.5)
     for name in (
         "model_comparison.png",
         "mcnemar_fine.png",
@@ -284,7 +354,7 @@ def test_m7_joins_the_comparison_when_its_results_exist(reported_project):
     for source, target in (("chavez_m6", "chavez_m7"), ("chavez_m1_coarse", "chavez_m7_coarse")):
         (data / f"08_reporting/{target}").mkdir(parents=True, exist_ok=True)
         metrics = json.loads((data / f"08_reporting/{source}/metrics.json").read_text())
-        metrics.update(namespace=target, architecture=target)
+        metrics.update(namespace=target)
         (data / f"08_reporting/{target}/metrics.json").write_text(json.dumps(metrics))
         (data / f"07_model_output/{target}").mkdir(parents=True, exist_ok=True)
         shutil.copy(

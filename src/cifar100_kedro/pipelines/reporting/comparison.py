@@ -1,20 +1,21 @@
 """Across architectures: collect the per-model results, the comparison table, Markdown and chart,
 and paper 002's M1…M7 progression chart.
 
-The comparison takes the metrics/predictions of the pipeline's own namespaces as explicit node
-inputs (so Kedro orders it after every evaluation and the order is the architecture order), and
-optionally *extra* namespaces produced by other pipelines (paper 002's M7 from
-``hyperparameter_search``): those are read, if their files exist, from partitioned datasets over
-``data/08_reporting/*/metrics.json`` and ``data/07_model_output/*/test_predictions.npz``, limited
-to the allow-list ``reporting.comparison.extra_namespaces`` so stray folders (e.g. the 5-class
-fish subset) never enter the CIFAR-100 comparison.
+The comparison takes every namespace's metrics/predictions as explicit node inputs, in the
+registry's order (:func:`cifar100_kedro.architectures.compared`). Those the reporting pipeline
+evaluates itself are required; those another pipeline produces (paper 002's M7 from
+``hyperparameter_search``) come through ``{namespace}.metrics_if_present`` /
+``{namespace}.test_predictions_if_present`` (:class:`.datasets.OptionalDataset`), which load
+``None`` until that pipeline has run, and are then left out. The papers' reported figures and
+the progression's stages are the registry's, handed to the nodes as plain data
+(:func:`registry_view`, :func:`progression_stages`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,39 +23,65 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from cifar100_kedro.architectures import Architecture, ReportedFigure
+
 logger = logging.getLogger(__name__)
 
 REPORTED_NOTE = "reported in the paper, not measured here"
+# Which of a paper's figures stands beside our test-set measurement, best first: CIFAR-100's
+# test set, then a K-fold mean over the training set, someone else's test set, a validation
+# split, the training set.
+SPLIT_PREFERENCE = ("test", "cross_validation", "holdout", "validation", "training")
+
+
+# ------------------------------------------------------------------ the registry, as plain data
+def registry_view(archs: Iterable[Architecture]) -> dict[str, dict[str, Any]]:
+    """``namespace → {"paper": ..., "reported": (ReportedFigure, ...)}`` for the comparison nodes.
+
+    Plain, picklable data (an :class:`Architecture` holds a mappingproxy, which the parallel
+    and Dask runners cannot pickle), bound to the nodes when the pipeline is built.
+    """
+    return {a.namespace: {"paper": a.paper, "reported": tuple(a.reported)} for a in archs}
+
+
+def progression_stages(archs: Iterable[Architecture]) -> tuple[tuple[str, str, str | None], ...]:
+    """``(stage, namespace, coarse-label namespace)`` of paper 002's M1…M7, in stage order."""
+    return tuple((f"M{a.progression_stage}", a.namespace, a.coarse_variant) for a in archs)
+
+
+def reported_figure(figures: Iterable[ReportedFigure], metric: str) -> ReportedFigure | None:
+    """The paper's figure for ``metric`` on the split nearest ours (:data:`SPLIT_PREFERENCE`)."""
+    candidates = [f for f in figures if f.metric == metric]
+    rank = {split: i for i, split in enumerate(SPLIT_PREFERENCE)}
+    return min(candidates, key=lambda f: rank.get(f.split, len(rank)), default=None)
+
+
+def _describe_figure(figure: ReportedFigure) -> str:
+    """``accuracy 59.09% on test (Conclusion: early stopping at epoch 49)``."""
+    unit = "%" if "accuracy" in figure.metric else ""
+    where = figure.source + (f": {figure.note}" if figure.note else "")
+    split = figure.split.replace("_", "-")
+    return f"{figure.metric.replace('_', ' ')} {figure.value:g}{unit} on {split} ({where})"
 
 
 # ------------------------------------------------------------------ collecting
-def _extras(
-    settings: dict[str, Any],
-    extra: Mapping[str, Callable[[], Any] | Any] | None,
-    present: set[str],
-    what: str,
-) -> dict[str, Any]:
-    wanted = [ns for ns in settings.get("extra_namespaces", []) or [] if ns not in present]
-    found: dict[str, Any] = {}
-    for ns in wanted:
-        if extra is None or ns not in extra:
-            logger.info("Comparison: no %s for extra namespace %r yet; leaving it out", what, ns)
+def collect_metrics(**metrics: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every model's metrics, in the order given, each with its ``namespace``.
+
+    Args:
+        **metrics: namespace → its ``metrics.json``, or ``None`` for a namespace another
+            pipeline produces that has not run yet (left out, with a log line).
+
+    Returns:
+        One dict per model that has metrics.
+    """
+    collected = []
+    for ns, m in metrics.items():
+        if m is None:
+            logger.info("Comparison: no metrics for %r yet (its pipeline has not run)", ns)
             continue
-        value = extra[ns]
-        found[ns] = value() if callable(value) else value
-        logger.info("Comparison: including %s of extra namespace %r", what, ns)
-    return found
-
-
-def collect_metrics(
-    comparison: dict[str, Any],
-    extra_metrics: Mapping[str, Callable[[], dict]] | None = None,
-    **metrics: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """Every model's metrics in order: the pipeline's namespaces, then allow-listed extras."""
-    merged = dict(metrics)
-    merged.update(_extras(comparison, extra_metrics, set(metrics), "metrics"))
-    return [{**m, "namespace": ns} for ns, m in merged.items()]
+        collected.append({**m, "namespace": ns})
+    return collected
 
 
 _SLIM_KEYS = ("labels", "predicted", "label_mode", "coarse_labels", "coarse_predicted")
@@ -68,30 +95,37 @@ def _same_test_set(pred: Mapping[str, Any], test_split: Mapping[str, np.ndarray]
 
 
 def collect_predictions(
-    comparison: dict[str, Any],
-    test_split: Mapping[str, np.ndarray] | None = None,
-    extra_predictions: Mapping[str, Callable[[], dict]] | None = None,
-    **predictions: dict[str, np.ndarray],
+    test_split: Mapping[str, np.ndarray],
+    optional: Collection[str] = (),
+    **predictions: dict[str, np.ndarray] | None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Every model's test-set labels and predicted classes (probabilities dropped: the
     statistics need only which samples each model got right).
 
-    An extra namespace whose predictions were made on another test set (e.g. before the data
-    was re-split) is left out with a warning instead of failing the comparison.
+    Args:
+        test_split: the shared test set.
+        optional: the namespaces other pipelines produce. Each is left out, with a log line,
+            while it has no predictions (``None``) or when they were made on another test set
+            (e.g. before the data was re-split), instead of failing the comparison.
+        **predictions: namespace → its test predictions, in the comparison's order.
+
+    Returns:
+        namespace → the slimmed predictions.
     """
-    merged = dict(predictions)
-    extras = _extras(comparison, extra_predictions, set(predictions), "test predictions")
-    for ns, pred in extras.items():
-        if test_split is not None and not _same_test_set(pred, test_split):
+    kept = {}
+    for ns, pred in predictions.items():
+        if ns in optional and pred is None:
+            logger.info("Comparison: no test predictions for %r yet (its pipeline has not run)", ns)
+        elif ns in optional and not _same_test_set(pred, test_split):
             logger.warning(
                 "Comparison: leaving out the test predictions of %r: they were made on another "
                 "test set (labels of shape %s); re-run the pipeline that evaluates it",
                 ns,
                 np.asarray(pred.get("labels", [])).shape,
             )
-            continue
-        merged[ns] = pred
-    return {ns: {k: np.asarray(p[k]) for k in _SLIM_KEYS if k in p} for ns, p in merged.items()}
+        else:
+            kept[ns] = {k: np.asarray(pred[k]) for k in _SLIM_KEYS if k in pred}
+    return kept
 
 
 # ------------------------------------------------------------------ the comparison table
@@ -103,30 +137,53 @@ def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def comparison_table(all_metrics: list[dict[str, Any]], reported: dict[str, Any]) -> pd.DataFrame:
+def _value(figure: ReportedFigure | None) -> float:
+    return float("nan") if figure is None else float(figure.value)
+
+
+def _reported_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[paper]`` columns of one model from its registry entry."""
+    figures = entry.get("reported", ())
+    shown = {m: reported_figure(figures, m) for m in ("accuracy", "coarse_accuracy", "loss")}
+    splits = dict.fromkeys(f.split.replace("_", "-") for f in shown.values() if f is not None)
+    return {
+        "reported accuracy (%) [paper]": _value(shown["accuracy"]),
+        "reported coarse accuracy (%) [paper]": _value(shown["coarse_accuracy"]),
+        "reported loss [paper]": _value(shown["loss"]),
+        "reported on [paper]": ", ".join(splits),
+        "reported note [paper]": "; ".join(_describe_figure(f) for f in figures),
+    }
+
+
+def comparison_table(
+    all_metrics: list[dict[str, Any]], registry: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
     """One row per model, sorted by test accuracy (coarse-label models after, by coarse accuracy).
 
-    Measured columns come from this run's test set. ``reported …`` columns are the papers'
-    own figures (``reporting.reported`` in parameters), on whatever split the paper used
-    (``reported on``); they were not measured here.
+    Args:
+        all_metrics: :func:`collect_metrics`'s output.
+        registry: :func:`registry_view` of the architectures (paper, reported figures).
+
+    Returns:
+        The table. Measured columns come from this run's test set. ``… [paper]`` columns are
+        the papers' own figures on the split nearest ours (``reported on``); every figure the
+        paper gives, with its source, is in ``reported note``. They were not measured here.
     """
     k = next((m.get("top_k") for m in all_metrics if m.get("top_k")), 5)
     rows = []
     for m in all_metrics:
-        ns = m["namespace"]
-        rep = (reported or {}).get(ns, {}) or {}
+        entry = registry.get(m["namespace"], {})
         seconds = m.get("training_seconds")
+        loss = m.get("loss") if m.get("loss") is not None else m.get("coarse_loss")
         rows.append(
             {
-                "model": ns,
-                "paper": rep.get("paper", ""),
+                "model": m["namespace"],
+                "paper": entry.get("paper", ""),
                 "label mode": m.get("label_mode", "fine"),
                 "test accuracy (%)": _pct(m.get("accuracy")),
                 f"top-{k} accuracy (%)": _pct(m.get("top_k_accuracy")),
                 "coarse accuracy (%)": _pct(m.get("coarse_accuracy")),
-                "test loss": _num(
-                    m.get("loss") if m.get("loss") is not None else m.get("model_loss")
-                ),
+                "test loss": _num(loss),
                 "parameters": m.get("total_params")
                 if m.get("total_params") is not None
                 else m.get("trainable_params"),
@@ -134,11 +191,7 @@ def comparison_table(all_metrics: list[dict[str, Any]], reported: dict[str, Any]
                 "training time (min)": float("nan") if seconds is None else float(seconds) / 60.0,
                 "epochs run": m.get("epochs_run"),
                 "best epoch": m.get("best_epoch"),
-                "reported accuracy (%) [paper]": _num(rep.get("accuracy")),
-                "reported coarse accuracy (%) [paper]": _num(rep.get("coarse_accuracy")),
-                "reported loss [paper]": _num(rep.get("loss")),
-                "reported on [paper]": rep.get("split", ""),
-                "reported note [paper]": rep.get("note", ""),
+                **_reported_columns(entry),
             }
         )
     frame = pd.DataFrame(rows)
@@ -157,7 +210,8 @@ def comparison_table(all_metrics: list[dict[str, Any]], reported: dict[str, Any]
 
 
 def _format_cell(value: Any, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    missing = value is None or value is pd.NA or (isinstance(value, str) and not value)
+    if missing or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if column in ("parameters", "trainable parameters"):
         return f"{int(value):,}"
@@ -175,8 +229,8 @@ def comparison_markdown(table: pd.DataFrame) -> str:
             "Measured here: one evaluation of each trained model on the held-out test set "
             "(accuracies in %, loss = mean cross-entropy). Columns marked **[paper]** are the "
             f"figures the source papers report ({REPORTED_NOTE}); *reported on* says which split "
-            "the paper used (paper 000 reports validation accuracy, paper 003 the mean of 5-fold "
-            "cross-validation on the training set)."
+            "the paper used (test: CIFAR-100's test set; cross-validation: a K-fold mean over the "
+            "training set; holdout: a test set held by someone else); – means not reported."
         ),
         "",
     ]
@@ -194,10 +248,11 @@ def comparison_markdown(table: pd.DataFrame) -> str:
     )
     for _, row in table.iterrows():
         lines.append("| " + " | ".join(_format_cell(row[c], c) for c in columns) + " |")
+    # A table read back from CSV has NaN, not "", where a model has no reported figures.
     notes = [
         (r["model"], r["reported note [paper]"])
         for _, r in table.iterrows()
-        if r["reported note [paper]"]
+        if isinstance(r["reported note [paper]"], str) and r["reported note [paper]"]
     ]
     if notes:
         lines += ["", "Notes on the reported figures:", ""]
@@ -327,36 +382,42 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
 
 # ------------------------------------------------------------------ paper 002's progression
 def progression_table(
-    all_metrics: list[dict[str, Any]], progression: dict[str, Any], reported: dict[str, Any]
+    all_metrics: list[dict[str, Any]],
+    stages: Sequence[tuple[str, str, str | None]],
+    registry: Mapping[str, Mapping[str, Any]],
 ) -> pd.DataFrame:
-    """Paper 002's models M1…M7 in order: fine accuracy, coarse accuracy derived from fine
-    predictions, the separately coarse-trained model's accuracy, and the paper's figures.
-    A stage without metrics yet (M7 before ``hyperparameter_search`` ran) is listed as
-    ``not evaluated``."""
+    """Paper 002's models M1…M7 in order, with the paper's figures.
+
+    Args:
+        all_metrics: :func:`collect_metrics`'s output.
+        stages: :func:`progression_stages` (stage, namespace, coarse-label namespace).
+        registry: :func:`registry_view` of the architectures.
+
+    Returns:
+        One row per stage: fine accuracy, coarse accuracy derived from fine predictions, the
+        coarse-trained model's accuracy and the paper's figures. A stage without metrics yet
+        (M7 before ``hyperparameter_search`` ran) is ``not evaluated``.
+    """
     by_ns = {m["namespace"]: m for m in all_metrics}
-    coarse_models = progression.get("coarse_models", {}) or {}
     rows = []
-    for i, ns in enumerate(progression.get("stages", []), start=1):
-        m = by_ns.get(ns)
-        coarse_ns = coarse_models.get(ns)
-        cm = by_ns.get(coarse_ns) if coarse_ns else None
-        rep = (reported or {}).get(ns, {}) or {}
-        rep_coarse = ((reported or {}).get(coarse_ns, {}) or {}) if coarse_ns else {}
+    for stage, ns, coarse_ns in stages:
+        m = by_ns.get(ns, {})
+        cm = by_ns.get(coarse_ns, {}) if coarse_ns else {}
+        figures = registry.get(ns, {}).get("reported", ())
+        coarse_figures = registry.get(coarse_ns, {}).get("reported", ()) if coarse_ns else ()
         rows.append(
             {
-                "stage": f"M{i}",
+                "stage": stage,
                 "model": ns,
                 "status": "evaluated" if m else "not evaluated",
-                "fine accuracy (%)": _pct(m.get("accuracy")) if m else float("nan"),
-                "coarse accuracy from fine predictions (%)": _pct(m.get("coarse_accuracy"))
-                if m
-                else float("nan"),
+                "fine accuracy (%)": _pct(m.get("accuracy")),
+                "coarse accuracy from fine predictions (%)": _pct(m.get("coarse_accuracy")),
                 "coarse-label model": coarse_ns or "",
-                "coarse-label model accuracy (%)": _pct(cm.get("coarse_accuracy"))
-                if cm
-                else float("nan"),
-                "reported fine accuracy (%) [paper]": _num(rep.get("accuracy")),
-                "reported coarse accuracy (%) [paper]": _num(rep_coarse.get("coarse_accuracy")),
+                "coarse-label model accuracy (%)": _pct(cm.get("coarse_accuracy")),
+                "reported fine accuracy (%) [paper]": _value(reported_figure(figures, "accuracy")),
+                "reported coarse accuracy (%) [paper]": _value(
+                    reported_figure(coarse_figures, "coarse_accuracy")
+                ),
             }
         )
     return pd.DataFrame(rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,38 @@ LABEL_MODES = ("fine", "coarse")
 # Rows of a softmax output sum to 1 up to float32 rounding; anything further off is not a
 # probability vector (logits, a wrong model head, a corrupted file).
 _ROW_SUM_TOLERANCE = 1e-3
+
+
+class Metrics(TypedDict):
+    """The schema of ``data/08_reporting/<namespace>/metrics.json`` (:func:`compute_metrics`).
+
+    Every key is always present; ``None`` (``null``) means "does not apply to this model".
+    Accuracies are fractions in [0, 1]; losses mean categorical cross-entropy (natural log);
+    scores are on the test set except ``best_val_*``. (Table: the reporting README.)
+    """
+
+    namespace: str  # the Kedro namespace (the registry's Architecture.namespace)
+    builder: str | None  # the registered model builder the recipe names
+    label_mode: str  # "fine" (the dataset's classes) | "coarse" (20 superclasses)
+    num_classes: int  # classes the model predicts (100, 20, 5 for the fish subset)
+    test_samples: int  # test images scored
+    top_k: int  # the k of top_k_accuracy / coarse_top_k_accuracy
+    accuracy: float | None  # fine labels; None for a coarse-label model
+    top_k_accuracy: float | None  # fine labels; None for a coarse-label model
+    loss: float | None  # fine labels; None for a coarse-label model
+    coarse_accuracy: float | None  # fine predictions mapped to superclasses, or a coarse
+    # model's own; None without superclasses
+    coarse_top_k_accuracy: float | None  # a coarse-label model's; None for fine-label models
+    coarse_loss: float | None  # a coarse-label model's; None for fine-label models
+    trainable_params: int | None  # from the training summary
+    total_params: int | None  # from the training summary
+    epochs_requested: int | None  # epochs the recipe allowed
+    epochs_run: int | None  # epochs run (early stopping stops sooner)
+    best_epoch: int | None  # the epoch whose weights were kept (1-based)
+    best_val_accuracy: float | None  # validation, at best_epoch, in the model's label space
+    best_val_loss: float | None  # validation, at best_epoch, in the model's label space
+    training_seconds: float | None  # training wall-clock time, resumed epochs included
+    batch_size: int | None  # training batch size
 
 
 # ------------------------------------------------------------------ validation
@@ -107,8 +139,13 @@ def label_mode_of(training_summary: dict[str, Any]) -> str:
 
 
 def model_name_of(training_summary: dict[str, Any]) -> str:
-    """The name reports show for a model (its architecture/namespace)."""
-    return str(training_summary.get("architecture") or training_summary.get("builder") or "model")
+    """The name reports show for a model: its Kedro namespace (the summary's ``namespace``).
+
+    ``architecture`` is the engine's name for that key before it was renamed; it is read while
+    summaries written by older runs are around.
+    """
+    name = training_summary.get("namespace") or training_summary.get("architecture")
+    return str(name or training_summary.get("builder") or "model")
 
 
 def has_coarse(
@@ -183,10 +220,11 @@ def predict_test_set(
     """Run the model once over the test images; return what every report needs.
 
     A summary with ``tta: true`` (from the recipe) averages each image's prediction with its
-    mirror's (``training.tta``). Returns ``probabilities`` (float32 N×C), ``labels`` and ``predicted`` (in the model's own
-    label space: fine, or coarse for a coarse-label model), ``label_mode``, and where the data
-    has superclasses, ``coarse_labels`` and ``coarse_predicted`` (fine predictions mapped
-    through ``fine_to_coarse``; for a coarse model, its own predictions).
+    mirror's (``training.tta``). Returns ``probabilities`` (float32 N×C), ``labels`` and
+    ``predicted`` (in the model's own label space: fine, or coarse for a coarse-label model),
+    ``label_mode``, and where the data has superclasses, ``coarse_labels`` and
+    ``coarse_predicted`` (fine predictions mapped through ``fine_to_coarse``; for a coarse
+    model, its own predictions).
     """
     name = model_name_of(training_summary)
     mode = label_mode_of(training_summary)
@@ -208,7 +246,9 @@ def predict_test_set(
     else:
         probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
     logger.info(
-        "%s: test predictions done in %.1f s%s", name, time.perf_counter() - start,
+        "%s: test predictions done in %.1f s%s",
+        name,
+        time.perf_counter() - start,
         " (with flip TTA)" if training_summary.get("tta") else "",
     )
     return assemble_predictions(probabilities, test_split, label_names, mode, name)
@@ -265,13 +305,18 @@ def compute_metrics(
     history: pd.DataFrame,
     label_names: dict[str, Any],
     reporting: dict[str, Any],
-) -> dict[str, Any]:
-    """The per-architecture metrics JSON.
+) -> Metrics:
+    """The per-architecture ``metrics.json`` (schema: :class:`Metrics`).
 
-    Accuracies are fractions in [0, 1]. ``accuracy``, ``top_k_accuracy`` and ``loss`` are on the
-    fine labels and are null for a coarse-label model; ``model_*`` are the same scores in the
-    model's own label space (always set); ``coarse_accuracy`` is derived from fine predictions
-    through the fine→coarse mapping (for a coarse model it is its accuracy).
+    Args:
+        predictions: :func:`predict_test_set`'s output.
+        training_summary: the engine's summary (namespace, label mode, parameters, epochs …).
+        history: the per-epoch history (for the best epoch's validation scores).
+        label_names: class names (``fine``, ``coarse``, ``fine_to_coarse``).
+        reporting: the ``reporting`` parameters (``top_k``).
+
+    Returns:
+        The metrics, every key of :class:`Metrics` present (``None`` where not applicable).
     """
     name = model_name_of(training_summary)
     mode = label_mode_of(training_summary)
@@ -280,43 +325,34 @@ def compute_metrics(
     labels = np.asarray(predictions["labels"])
     num_classes = len(label_names[mode])
     validate_predictions(probabilities, labels, num_classes, name)
-    predicted = probabilities.argmax(axis=1)
-
-    model_acc = accuracy(labels, predicted)
-    model_topk = top_k_accuracy(labels, probabilities, k)
-    model_loss = cross_entropy(labels, probabilities)
-    coarse_acc = None
-    if "coarse_labels" in predictions and "coarse_predicted" in predictions:
-        coarse_acc = accuracy(predictions["coarse_labels"], predictions["coarse_predicted"])
-
-    best_epoch = training_summary.get("best_epoch")
-    best_row: dict[str, Any] = {}
-    if best_epoch is not None and history is not None and "epoch" in history:
-        rows = history[history["epoch"] == best_epoch]
-        if len(rows):
-            best_row = rows.iloc[0].to_dict()
-
+    scores = {
+        "accuracy": accuracy(labels, probabilities.argmax(axis=1)),
+        "top_k_accuracy": top_k_accuracy(labels, probabilities, k),
+        "loss": cross_entropy(labels, probabilities),
+    }
     fine = mode == "fine"
+    coarse_acc = None if fine else scores["accuracy"]
+    if fine and "coarse_labels" in predictions and "coarse_predicted" in predictions:
+        coarse_acc = accuracy(predictions["coarse_labels"], predictions["coarse_predicted"])
+    best_row = _best_epoch_row(history, training_summary.get("best_epoch"))
     return {
         "namespace": name,
-        "architecture": training_summary.get("architecture"),
         "builder": training_summary.get("builder"),
         "label_mode": mode,
         "num_classes": num_classes,
         "test_samples": int(labels.size),
         "top_k": k,
-        "accuracy": _round(model_acc) if fine else None,
-        "top_k_accuracy": _round(model_topk) if fine else None,
-        "loss": _round(model_loss) if fine else None,
+        "accuracy": _round(scores["accuracy"]) if fine else None,
+        "top_k_accuracy": _round(scores["top_k_accuracy"]) if fine else None,
+        "loss": _round(scores["loss"]) if fine else None,
         "coarse_accuracy": _round(coarse_acc),
-        "model_accuracy": _round(model_acc),
-        "model_top_k_accuracy": _round(model_topk),
-        "model_loss": _round(model_loss),
+        "coarse_top_k_accuracy": None if fine else _round(scores["top_k_accuracy"]),
+        "coarse_loss": None if fine else _round(scores["loss"]),
         "trainable_params": training_summary.get("trainable_params"),
         "total_params": training_summary.get("total_params"),
         "epochs_requested": training_summary.get("epochs_requested"),
         "epochs_run": training_summary.get("epochs_run"),
-        "best_epoch": best_epoch,
+        "best_epoch": training_summary.get("best_epoch"),
         "best_val_accuracy": _round(best_row.get("val_accuracy")),
         "best_val_loss": _round(best_row.get("val_loss")),
         "training_seconds": _round(training_summary.get("training_seconds"), 2),
@@ -324,13 +360,26 @@ def compute_metrics(
     }
 
 
+def _best_epoch_row(history: pd.DataFrame | None, best_epoch: int | None) -> dict[str, Any]:
+    """The history row of ``best_epoch`` as a dict (empty if there is none)."""
+    if best_epoch is None or history is None or "epoch" not in history:
+        return {}
+    rows = history[history["epoch"] == best_epoch]
+    return rows.iloc[0].to_dict() if len(rows) else {}
+
+
 def _validated_class_names(
-    predictions: dict[str, np.ndarray], label_names: dict[str, Any], training_summary: dict[str, Any]
+    predictions: dict[str, np.ndarray],
+    label_names: dict[str, Any],
+    training_summary: dict[str, Any],
 ) -> list[str]:
     """The class names of the model's own label space, once its predictions are checked."""
     names = list(label_names[label_mode_of(training_summary)])
     validate_predictions(
-        predictions["probabilities"], predictions["labels"], len(names), model_name_of(training_summary)
+        predictions["probabilities"],
+        predictions["labels"],
+        len(names),
+        model_name_of(training_summary),
     )
     return names
 

@@ -4,21 +4,35 @@
   architecture's namespace (``<ns>.test_predictions``, ``<ns>.metrics``, ``<ns>.*_plot`` …).
   Other pipelines (``fish_subset``, ``hyperparameter_search``) reuse it for their namespaces.
 - :func:`create_comparison_pipeline` — across architectures: comparison table/Markdown/chart,
-  McNemar heatmaps and paper 002's progression chart. It takes the listed namespaces' metrics
-  and predictions as explicit inputs, plus (optionally) allow-listed extra namespaces found on
-  disk, which is how paper 002's M7 joins once ``hyperparameter_search`` has evaluated it.
+  McNemar heatmaps and paper 002's progression chart. Every namespace's metrics and
+  predictions are explicit inputs; those of architectures another pipeline produces are read
+  through ``<ns>.metrics_if_present`` / ``<ns>.test_predictions_if_present`` (``None`` until that
+  pipeline has run), which is how paper 002's M7 joins once ``hyperparameter_search`` has
+  evaluated it.
+
+Which namespaces exist, their papers' figures and paper 002's stages are the architecture
+registry's (:mod:`cifar100_kedro.architectures`), bound to the nodes as plain data.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node
 
+from cifar100_kedro import architectures
 from cifar100_kedro.pipelines.reporting import nodes as n
+from cifar100_kedro.pipelines.reporting.comparison import progression_stages, registry_view
 
-_RESERVED = {"comparison", "test_split", "extra_metrics", "extra_predictions"}
+# Keyword arguments of the collecting nodes, which take the namespaces as keywords too.
+_RESERVED = {"test_split", "optional"}
+
+
+def _bound(func: Callable, **constants) -> Callable:
+    """``func`` with code-side constants bound (nodes are fed datasets; the registry is code)."""
+    return update_wrapper(partial(func, **constants), func)
 
 
 def create_evaluation_pipeline(
@@ -132,26 +146,26 @@ def create_evaluation_pipeline(
 def create_comparison_pipeline(
     namespaces: Iterable[str],
     *,
+    optional: Iterable[str] = (),
     test_split: str = "test_split",
-    include_extras: bool = True,
 ) -> Pipeline:
     """Comparison across ``namespaces`` (in that order).
 
-    With ``include_extras`` the node also reads ``reporting_extra_metrics`` /
-    ``reporting_extra_predictions`` (partitioned datasets over the reporting folders) and adds
-    the namespaces of ``reporting.comparison.extra_namespaces`` that have results there.
+    ``optional`` are those of ``namespaces`` another pipeline produces: the comparison reads
+    their ``<ns>.metrics_if_present`` / ``<ns>.test_predictions_if_present`` and leaves them out
+    until they exist. The others' ``<ns>.metrics`` / ``<ns>.test_predictions`` are required.
     """
     namespaces = list(namespaces)
+    optional = [ns for ns in namespaces if ns in set(optional)]
     clash = _RESERVED.intersection(namespaces)
     if clash:
         raise ValueError(f"namespace name(s) {sorted(clash)} are reserved by the comparison nodes")
-    metric_inputs = {"comparison": "params:reporting.comparison"}
-    prediction_inputs = {"comparison": "params:reporting.comparison", "test_split": test_split}
-    if include_extras:
-        metric_inputs["extra_metrics"] = "reporting_extra_metrics"
-        prediction_inputs["extra_predictions"] = "reporting_extra_predictions"
-    metric_inputs.update({ns: f"{ns}.metrics" for ns in namespaces})
-    prediction_inputs.update({ns: f"{ns}.test_predictions" for ns in namespaces})
+    suffix = {ns: "_if_present" if ns in optional else "" for ns in namespaces}
+    metric_inputs = {ns: f"{ns}.metrics{suffix[ns]}" for ns in namespaces}
+    prediction_inputs = {"test_split": test_split}
+    prediction_inputs.update({ns: f"{ns}.test_predictions{suffix[ns]}" for ns in namespaces})
+    registry = registry_view(architectures.all_architectures())
+    stages = progression_stages(architectures.progression())
     # These two nodes read other namespaces' outputs ("<ns>.metrics") on purpose; Kedro warns
     # about any dotted input of a node outside that namespace, so silence that one warning here.
     with warnings.catch_warnings():
@@ -161,7 +175,7 @@ def create_comparison_pipeline(
                 n.collect_metrics, metric_inputs, "all_model_metrics", name="collect_model_metrics"
             ),
             node(
-                n.collect_predictions,
+                _bound(n.collect_predictions, optional=tuple(optional)),
                 prediction_inputs,
                 "all_test_predictions",
                 name="collect_test_predictions",
@@ -171,8 +185,8 @@ def create_comparison_pipeline(
         [
             *collectors,
             node(
-                n.comparison_table,
-                ["all_model_metrics", "params:reporting.reported"],
+                _bound(n.comparison_table, registry=registry),
+                "all_model_metrics",
                 "model_comparison_table",
                 name="build_model_comparison_table",
             ),
@@ -213,8 +227,8 @@ def create_comparison_pipeline(
                 name="plot_mcnemar_coarse",
             ),
             node(
-                n.progression_table,
-                ["all_model_metrics", "params:reporting.progression", "params:reporting.reported"],
+                _bound(n.progression_table, stages=stages, registry=registry),
+                "all_model_metrics",
                 "chavez_progression_table",
                 name="chavez_progression_table",
             ),
@@ -230,12 +244,14 @@ def create_comparison_pipeline(
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Evaluate every default architecture (one namespace each), then compare them all."""
-    # Imported here: importing the training package loads TensorFlow, which the report
-    # functions themselves never need.
-    from cifar100_kedro.pipelines.training.architectures import ARCHITECTURES
-
+    """Evaluate every compared architecture the training pipeline trains, then compare them
+    with the compared architectures of other pipelines (when their results exist)."""
+    compared = architectures.compared()
     evaluations = Pipeline([])
-    for namespace in ARCHITECTURES:
-        evaluations += create_evaluation_pipeline(namespace)
-    return evaluations + create_comparison_pipeline(ARCHITECTURES)
+    for arch in compared:
+        if arch.pipeline == "training":
+            evaluations += create_evaluation_pipeline(arch.namespace)
+    others = [a.namespace for a in compared if a.pipeline != "training"]
+    return evaluations + create_comparison_pipeline(
+        [a.namespace for a in compared], optional=others
+    )
