@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 # The pipelines that train architectures (a namespace's ``pipeline``).
 PRODUCERS = ("training", "autoencoder", "hyperparameter_search", "fish_subset")
@@ -86,7 +85,8 @@ class Architecture:
         for figure in self.reported:
             if figure.split not in SPLITS:
                 raise ValueError(f"{self.namespace}: reported split {figure.split!r} not in {SPLITS}")
-        object.__setattr__(self, "extra_inputs", MappingProxyType(dict(self.extra_inputs)))
+        # A plain dict (a copy): a read-only proxy could not be pickled to runner processes.
+        object.__setattr__(self, "extra_inputs", dict(self.extra_inputs))
 
 
 _REGISTRY: dict[str, Architecture] = {}

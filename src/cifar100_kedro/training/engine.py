@@ -139,46 +139,48 @@ def fit_model(
         work_dir or Path(run_settings.get("work_dir") or DEFAULT_WORK_DIR) / architecture,
         recipe.fingerprint(),
     )
-    resumable = bool(settings.callbacks.get("backup_and_restore"))
-    resuming = folder.open(resumable)
-    data = prepare_data(recipe, train, validation, seed)
-    factory = _model_factory(recipe, data, normalization_stats, runtime, seed, pretrained)
+    # One writer per run folder: a second run of the same architecture stops here.
+    with folder:
+        resumable = bool(settings.callbacks.get("backup_and_restore"))
+        resuming = folder.open(resumable)
+        data = prepare_data(recipe, train, validation, seed)
+        factory = _model_factory(recipe, data, normalization_stats, runtime, seed, pretrained)
 
-    epochs = settings.epochs
-    if settings.time_budget_minutes:
-        budget_epochs = epochs_for_budget(
-            factory, data.train, data.validation, data.steps_per_epoch, settings.time_budget_minutes
+        epochs = settings.epochs
+        if settings.time_budget_minutes:
+            budget_epochs = epochs_for_budget(
+                factory, data.train, data.validation, data.steps_per_epoch, settings.time_budget_minutes
+            )
+            # ``epochs`` (when also given, e.g. capped by training_run.max_epochs) stays an upper bound.
+            epochs = min(epochs, budget_epochs) if epochs else budget_epochs
+            keras.utils.set_random_seed(seed)
+        if not epochs:
+            raise RecipeError(f"parameter '{where}.epochs' is missing")
+        model = factory(total_steps=data.steps_per_epoch * epochs)
+        history_metrics = TASKS[task].history_metrics
+        callbacks = [
+            *make_callbacks(settings.callbacks, folder.path, where),
+            *folder.resume_callbacks(resumable),
+            EpochRecorder(folder.history_path, epochs, architecture, history_metrics),
+            *(extra_callbacks or []),
+        ]
+        augmented = f", augmentation in the {settings.augmentation_placement}" if settings.augmentation else ""
+        logger.info(
+            "%s: training %s (%s): %d images, %d classes%s, batch %d, %d epochs, %s parameters%s%s",
+            architecture, recipe.builder, task, data.train_images, data.num_classes,
+            f" ({settings.label_mode})" if task == "classification" else "", settings.batch_size,
+            epochs, f"{model.count_params():,}", augmented, " (resuming)" if resuming else "",
+        )  # fmt: skip
+        started = time.perf_counter()
+        model.fit(
+            data.train,
+            validation_data=data.validation,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # tf.data already reshuffles every epoch
+            verbose=settings.verbose,
         )
-        # ``epochs`` (when also given, e.g. capped by training_run.max_epochs) stays an upper bound.
-        epochs = min(epochs, budget_epochs) if epochs else budget_epochs
-        keras.utils.set_random_seed(seed)
-    if not epochs:
-        raise RecipeError(f"parameter '{where}.epochs' is missing")
-    model = factory(total_steps=data.steps_per_epoch * epochs)
-    history_metrics = TASKS[task].history_metrics
-    callbacks = [
-        *make_callbacks(settings.callbacks, folder.path, where),
-        *folder.resume_callbacks(resumable),
-        EpochRecorder(folder.history_path, epochs, architecture, history_metrics),
-        *(extra_callbacks or []),
-    ]
-    augmented = f", augmentation in the {settings.augmentation_placement}" if settings.augmentation else ""
-    logger.info(
-        "%s: training %s (%s): %d images, %d classes%s, batch %d, %d epochs, %s parameters%s%s",
-        architecture, recipe.builder, task, data.train_images, data.num_classes,
-        f" ({settings.label_mode})" if task == "classification" else "", settings.batch_size,
-        epochs, f"{model.count_params():,}", augmented, " (resuming)" if resuming else "",
-    )  # fmt: skip
-    started = time.perf_counter()
-    model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=callbacks,
-        shuffle=False,  # tf.data already reshuffles every epoch
-        verbose=settings.verbose,
-    )
-    history = folder.read_history(("epoch", *history_metrics, "learning_rate", "seconds"))
+        history = folder.read_history(("epoch", *history_metrics, "learning_rate", "seconds"))
     summary = build_summary(
         recipe, model, history, seed=seed, epochs=epochs,
         monitor=monitored_metric(settings.callbacks), resumed=resuming,

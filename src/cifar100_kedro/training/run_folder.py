@@ -16,6 +16,7 @@ recipe's (the recipe or the data changed) is cleared: it would resume another mo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -28,12 +29,53 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 
+class RunFolderLocked(RuntimeError):
+    """Another process is training into the same run folder."""
+
+
 class RunFolder:
-    """The state folder of one training run (see the module docstring)."""
+    """The state folder of one training run (see the module docstring).
+
+    Used as a context manager it holds an exclusive lock (``<folder>.lock`` beside it) for the
+    whole training: a second ``kedro run`` on the same project that reaches the same
+    architecture stops at once instead of writing the same state. The operating system
+    releases the lock when the holder exits, however it exits (``kill -9`` included).
+    """
 
     def __init__(self, path: str | Path, fingerprint: str) -> None:
         self.path = Path(path)
         self.fingerprint = fingerprint
+        self._lock_handle = None
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def __enter__(self) -> RunFolder:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.lock_path, "a+")  # noqa: SIM115  held until __exit__
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunFolderLocked(
+                f"{self.lock_path} is held by {holder}: another run is training into "
+                f"{self.path}. Wait for it to finish (or stop it) and run again."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        self._lock_handle = handle
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
 
     @property
     def history_path(self) -> Path:
