@@ -3,13 +3,13 @@
 from cifar100_kedro.hooks import DeviceHooks
 from cifar100_kedro.tracking import MlflowTrackingHooks
 
-# TensorFlow device settings and recipe checks once per run; MLflow tracking only where the
-# environment has an mlflow.yml (conf/mlflow).
+# TensorFlow device settings and recipe checks once per run; MLflow tracking (kedro-mlflow's
+# MlflowHook) only where the environment has an mlflow.yml (conf/mlflow).
 HOOKS = (DeviceHooks(), MlflowTrackingHooks())
 
-# kedro-mlflow registers its hook on install and would track every run (and, without an
-# mlflow.yml, fail on MLflow 3.17's refusal of ./mlruns); MlflowTrackingHooks drives it only
-# where conf asks for tracking. pluggy knows the plugin by its distribution name.
+# kedro-mlflow registers its hook on install and would then track every run (and fail without
+# an mlflow.yml: MLflow 3.17 refuses its ./mlruns default); MlflowTrackingHooks runs it only
+# where conf asks for tracking. Kedro compares the distribution's name ("kedro_mlflow").
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")
 
 CONFIG_LOADER_ARGS = {
