@@ -106,3 +106,19 @@ def test_json_and_table_previews_hold_the_run_values(build_api: Path, run_projec
     assert json.loads(preview)["epochs_run"] == summary["epochs_run"] == 1
     table = load(build_api / "nodes" / nodes[f"{ns}.history"]["id"])["preview"]
     assert "val_accuracy" in table["columns"] and len(table["data"]) == 1
+
+
+def test_cross_validation_folds_are_nodes(build_api: Path) -> None:
+    """One task node per (architecture, fold), inside the architecture's namespace block."""
+    from cifar100_kedro.pipelines.cross_validation.pipeline import dimensions
+
+    chosen, folds = dimensions()
+    response = load(build_api / "pipelines" / "cross_validation")
+    fold_tasks = {
+        (tuple(n["modular_pipelines"] or ()), n["name"])
+        for n in response["nodes"]
+        if n["type"] == "task" and n["name"].split(".")[-1].startswith("fold_")
+    }
+    expected = {((a.namespace,), f"fold_{k}") for a in chosen for k in range(folds)}
+    names = {(ns, name.split(".")[-1]) for ns, name in fold_tasks}
+    assert names == expected, sorted(names ^ expected)

@@ -15,9 +15,9 @@ ACC_B = [0.38, 0.41, 0.40, 0.40, 0.39]
 
 def fold_results(
     scores: dict[str, list[float]],
-    entropy: dict[str, list[float]] | None = None,
+    losses: dict[str, list[float]] | None = None,
     train_images: int = 400,
-    heldout_images: int = 100,
+    held_out_images: int = 100,
 ) -> pd.DataFrame:
     rows = []
     for name, accuracies in scores.items():
@@ -27,9 +27,9 @@ def fold_results(
                     "architecture": name,
                     "fold": fold,
                     "accuracy": accuracy,
-                    "cross_entropy": (entropy or {}).get(name, [1.0] * len(accuracies))[fold],
+                    "loss": (losses or {}).get(name, [1.0] * len(accuracies))[fold],
                     "train_images": train_images,
-                    "heldout_images": heldout_images,
+                    "held_out_images": held_out_images,
                 }
             )
     return pd.DataFrame(rows)
@@ -41,8 +41,8 @@ def test_t_critical_comes_from_scipy_and_matches_the_paper():
 
 
 @pytest.mark.parametrize("folds", [1, 0, -3, 2.5, "5"])
-def test_bad_k_names_the_parameter(folds):
-    with pytest.raises(ValueError, match=r"cross_validation\.folds"):
+def test_bad_k_names_the_setting(folds):
+    with pytest.raises(ValueError, match=r"settings\.CROSS_VALIDATION\['folds'\]"):
         st.critical_t(folds, 0.95)
 
 
@@ -60,8 +60,8 @@ def test_table_1_means_per_model():
     assert list(table.index) == ["A", "B"]
     assert table.loc["A", "mean_accuracy"] == pytest.approx(0.41)
     assert table.loc["B", "mean_accuracy_percent"] == pytest.approx(39.6)
-    assert table.loc["A", "mean_cross_entropy"] == pytest.approx(2.4)
-    assert table.loc["B", "mean_cross_entropy"] == pytest.approx(3.0)
+    assert table.loc["A", "mean_loss"] == pytest.approx(2.4)
+    assert table.loc["B", "mean_loss"] == pytest.approx(3.0)
     assert (table["folds"] == 5).all()
 
 
@@ -192,8 +192,8 @@ def test_fold_results_must_cover_the_same_folds():
         st.confidence_bound_matrix(results)
 
 
-def test_one_fold_is_refused_naming_the_parameter():
-    with pytest.raises(ValueError, match=r"cross_validation\.folds"):
+def test_one_fold_is_refused_naming_the_setting():
+    with pytest.raises(ValueError, match=r"settings\.CROSS_VALIDATION\['folds'\]"):
         st.mean_scores_table(fold_results({"A": [0.4], "B": [0.3]}))
 
 
@@ -202,4 +202,4 @@ def test_duplicate_fold_and_missing_column_are_refused():
     with pytest.raises(ValueError, match="fold 0 twice"):
         st.score_matrix(pd.concat([results, results.iloc[[0]]]))
     with pytest.raises(ValueError, match="missing column"):
-        st.score_matrix(results.drop(columns="cross_entropy"))
+        st.score_matrix(results.drop(columns="loss"))

@@ -60,7 +60,7 @@ def test_end_to_end_in_the_test_environment(processed_project, tmp_path):
     # conf/test: 2 random candidates, then a 1-combination grid, 2 folds each.
     assert list(trials["stage"]) == ["random_search", "random_search", "grid_search"]
     assert (trials["status"] == "COMPLETED").all()
-    assert trials[["fold_1_accuracy", "fold_2_accuracy", "cv_accuracy"]].notna().all().all()
+    assert trials[["fold_0_accuracy", "fold_1_accuracy", "cv_accuracy"]].notna().all().all()
     assert {
         "learning_rate",
         "optimizer",

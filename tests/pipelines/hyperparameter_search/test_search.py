@@ -1,6 +1,7 @@
 """The two search stages at node level on tiny data (paper 002's model 4 body, not MobileNet,
-so each cross-validation fold trains in seconds): trials tables, resuming, stage 2's grid,
-the final recipe, and checks that fail before anything trains."""
+so each cross-validation fold trains in seconds): every fold through the K-fold core, trials
+tables, resuming, stage 2's grid, the final recipe, and checks that fail before anything
+trains."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from cifar100_kedro.pipelines.hyperparameter_search import nodes, search
+from cifar100_kedro.pipelines.hyperparameter_search import nodes
 from cifar100_kedro.pipelines.hyperparameter_search.space import SearchSpaceError
+from cifar100_kedro.training import kfold
 from cifar100_kedro.training.recipe import RecipeError
 
 MODEL = {"builder": "chavez_progressive", "stage": 4, "dense_units": [8, 4]}
@@ -64,10 +66,11 @@ def settings_for(directory, **stages) -> dict:
 
 @pytest.fixture
 def fits(monkeypatch):
-    """Records every fold the engine trains; ``interrupt`` names a fold that 'kills' the run."""
+    """Records every fold the K-fold core trains; ``interrupt`` names a fold that 'kills' the
+    run. The core's engine call is wrapped, so the search is seen to train through the core."""
     calls: list[str] = []
     state = {"interrupt": None}
-    real_fit = search.fit_model
+    real_fit = kfold.fit_model
 
     def recording_fit(*args, architecture, **kwargs):
         calls.append(architecture)
@@ -75,7 +78,7 @@ def fits(monkeypatch):
             raise Interrupted(architecture)
         return real_fit(*args, architecture=architecture, **kwargs)
 
-    monkeypatch.setattr(search, "fit_model", recording_fit)
+    monkeypatch.setattr(kfold, "fit_model", recording_fit)
     return calls, state
 
 
@@ -84,24 +87,29 @@ def test_random_search_resumes_without_redoing_finished_trials_or_folds(split, t
     settings = settings_for(tmp_path)
 
     # First run: killed during trial 1's second fold.
-    state["interrupt"] = "random_search_trial_1_fold_2"
+    state["interrupt"] = "random_search_trial_1_fold_1"
     with pytest.raises(Interrupted):
-        nodes.run_random_search(split, None, MODEL, TRAIN, settings, RUN)
+        nodes.run_random_search(split, MODEL, TRAIN, settings, RUN)
     assert calls == [
+        "random_search_trial_0_fold_0",
         "random_search_trial_0_fold_1",
-        "random_search_trial_0_fold_2",
+        "random_search_trial_1_fold_0",
         "random_search_trial_1_fold_1",
-        "random_search_trial_1_fold_2",
     ]
+    # The core's record of each finished fold (0-based, fingerprinted) in the trial's folder.
+    (record_path,) = tmp_path.glob("random_search_*/trial_1/fold_0.json")
+    record = json.loads(record_path.read_text())
+    assert record["fold"] == 0 and {"fingerprint", "accuracy", "loss"} <= set(record)
+    assert not (record_path.parent / "fold_1.json").exists()
 
     # Rerun: trial 0 is not trained again, trial 1 keeps its finished fold.
     calls.clear()
     state["interrupt"] = None
-    table, top = nodes.run_random_search(split, None, MODEL, TRAIN, settings, RUN)
-    assert calls == ["random_search_trial_1_fold_2"]
+    table, top = nodes.run_random_search(split, MODEL, TRAIN, settings, RUN)
+    assert calls == ["random_search_trial_1_fold_1"]
     assert list(table["trial_id"]) == ["0", "1"]
     assert (table["status"] == "COMPLETED").all() and (table["stage"] == "random_search").all()
-    folds = table[["fold_1_accuracy", "fold_2_accuracy"]].to_numpy()
+    folds = table[["fold_0_accuracy", "fold_1_accuracy"]].to_numpy()
     np.testing.assert_allclose(table["cv_accuracy"], folds.mean(axis=1))
     assert set(table.columns) >= {
         "learning_rate",
@@ -117,8 +125,8 @@ def test_random_search_resumes_without_redoing_finished_trials_or_folds(split, t
     # A longer search of the same settings only trains the new candidate.
     calls.clear()
     more = settings_for(tmp_path, random_search={"max_trials": 3})
-    table, top = nodes.run_random_search(split, None, MODEL, TRAIN, more, RUN)
-    assert calls == ["random_search_trial_2_fold_1", "random_search_trial_2_fold_2"]
+    table, top = nodes.run_random_search(split, MODEL, TRAIN, more, RUN)
+    assert calls == ["random_search_trial_2_fold_0", "random_search_trial_2_fold_1"]
     assert len(table) == 3
     assert table.set_index("trial_id")["cv_accuracy"][["0", "1"]].tolist() == first_scores.tolist()
     # The top candidates, best first, with typed values for stage 2.
@@ -131,8 +139,8 @@ def test_random_search_resumes_without_redoing_finished_trials_or_folds(split, t
     # Changed settings start a new search instead of resuming a mismatched one.
     calls.clear()
     changed = settings_for(tmp_path, random_search={"max_trials": 1, "batch_size": 30})
-    nodes.run_random_search(split, None, MODEL, TRAIN, changed, RUN)
-    assert calls == ["random_search_trial_0_fold_1", "random_search_trial_0_fold_2"]
+    nodes.run_random_search(split, MODEL, TRAIN, changed, RUN)
+    assert calls == ["random_search_trial_0_fold_0", "random_search_trial_0_fold_1"]
 
 
 def test_grid_search_crosses_the_values_that_differ_and_returns_model_7s_recipe(
@@ -157,7 +165,7 @@ def test_grid_search_crosses_the_values_that_differ_and_returns_model_7s_recipe(
             },
         ],
     }
-    table, recipe = nodes.run_grid_search(split, None, MODEL, TRAIN, settings, RUN, top)
+    table, recipe = nodes.run_grid_search(split, MODEL, TRAIN, settings, RUN, top)
 
     assert len(calls) == 4  # 2 combinations x 2 folds
     assert sorted(table["learning_rate"]) == [1.0e-3, 1.0e-2]
@@ -222,7 +230,7 @@ def test_bad_settings_fail_before_anything_trains(split, tmp_path, fits, change,
     calls, _ = fits
     settings = {**settings_for(tmp_path), **change}
     with pytest.raises(error, match=message):
-        nodes.run_random_search(split, None, MODEL, TRAIN, settings, RUN)
+        nodes.run_random_search(split, MODEL, TRAIN, settings, RUN)
     assert calls == []
 
 
@@ -232,7 +240,7 @@ def test_failed_candidates_are_recorded_and_a_search_with_none_finished_says_why
     settings = settings_for(tmp_path)
     settings["space"] = {"dropout": {"type": "choice", "values": [1.5, 2.5]}}
     with pytest.raises(RuntimeError, match=r"no candidate finished.*dropout must be in \[0, 1\)"):
-        nodes.run_random_search(split, None, MODEL, TRAIN, settings, RUN)
+        nodes.run_random_search(split, MODEL, TRAIN, settings, RUN)
     trials = list(tmp_path.glob("random_search_*/trial_*/trial.json"))
     assert len(trials) == 2
     assert {json.loads(t.read_text())["status"] for t in trials} == {"FAILED"}
@@ -256,7 +264,7 @@ def test_the_winner_is_retrained_with_the_asked_labels(split, tmp_path, monkeypa
         label_mode="coarse",
     )
     assert summary["label_mode"] == "coarse" and summary["num_classes"] == 2
-    assert summary["architecture"] == "chavez_m7_coarse" and summary["epochs_run"] == 1
+    assert summary["namespace"] == "chavez_m7_coarse" and summary["epochs_run"] == 1
     assert summary["hyperparameters"] == {"dropout": 0.1} and summary["search_cv_accuracy"] == 0.5
     assert model.output_shape == (None, 2) and len(history) == 1
     with pytest.raises(SearchSpaceError, match="chavez_m7_recipe"):

@@ -1,233 +1,146 @@
 """Nodes of the cross_validation pipeline (paper 003, Section IV).
 
-The official training set (``train_split`` + ``validation_split``) is shuffled once with a
-fixed seed and cut into K folds, the same folds for every model. Each architecture is
-trained from scratch on every K − 1 folds by the one training engine (``fit_model``) with its
-own recipe (``<namespace>.model`` / ``<namespace>.train``), and scored on the held-out fold.
-The statistics nodes are pure functions of the persisted per-fold table.
+Paper 003 shuffles the official training set once (seed 42), cuts it into K = 5 folds, trains
+every model from scratch on each K − 1 folds and scores it on the fold held out. The graph:
 
-Choices where the paper is silent or the brief leaves room (all parameters):
+* ``assign_cross_validation_folds``: the fold (0 … K−1) of every image of ``train_split`` +
+  ``validation_split`` (the official training set), the same folds for every model;
+* ``<namespace>.fold_<k>``, one node per architecture and fold: the architecture's recipe
+  (``<namespace>.model`` / ``.train``) trained by the K-fold core
+  (:func:`cifar100_kedro.training.kfold.train_fold`) on the other folds and scored on fold k;
+  its record ``<namespace>.cv_fold_<k>`` holds the scores and the fingerprint of the recipe
+  and fold settings it was trained with;
+* ``collect_cross_validation_folds``: the records as one table, refused if any is stale;
+* the statistics (:mod:`.statistics`): Tables I and II, the corrected test, the verdict;
+* ``check_cross_validation_results`` (no outputs, so every run runs it, also
+  ``--only-missing-outputs`` when everything else is skipped): the records still match the
+  recipes, and the table still matches the records.
 
-* Folds: ``sklearn.model_selection.KFold(shuffle=True, random_state=seed)`` (paper: images
-  shuffled once with seed 42, then 5 folds, no further shuffling); ``stratify: true`` uses
-  ``StratifiedKFold`` on the fine labels instead.
-* Fresh model per fold: ``keras.backend.clear_session()`` (the paper resets the TensorFlow
-  graph), then the engine builds new weights from the recipe's seed.
-* Normalisation statistics come from the fold's training part only.
-* What the engine sees as validation data: by default the held-out fold (the paper trains
-  with no early stopping, so validation data is only watched). A recipe whose callbacks
-  select on validation metrics (early stopping with ``restore_best_weights``,
-  ``reduce_lr_on_plateau``) would then tune on the held-out fold and bias its score: a
-  warning says so, and ``inner_validation_fraction`` (e.g. 0.1) gives those callbacks a
-  random part of the fold's training data instead.
-* Held-out scores: accuracy, and the mean cross-entropy of the predicted probabilities
-  (Keras' sparse categorical cross-entropy, without the L2 penalty and without label
-  smoothing), of the model ``fit_model`` returns (last epoch, unless the recipe restores
-  the best weights).
-* Transfer models (paper 003's ``chakraborti_t_arch1/2``): a recipe with
-  ``train.pretrained_model_path`` is trained by ``fit_transfer_model`` (the saved
-  autoencoder's weights copied in, per fold); the file must exist before the run (``kedro
-  run --pipeline=autoencoder``), and its checksum is part of each fold's fingerprint.
-  Other special trainers plug in through ``register_fold_trainer``.
-* Resumable: each finished fold is recorded in ``<work_dir>/<namespace>/fold<k>.json`` with a
-  fingerprint of the recipe, the data and the fold; a rerun reuses matching records and
-  trains only the rest. An interrupted fold resumes from its last epoch when the recipe has
-  ``backup_and_restore``.
+K and the architectures are fixed when Kedro builds the pipeline (``settings.CROSS_VALIDATION``,
+see pipeline.py); a ``cross_validation.folds`` parameter must agree with it.
+
+Choices where the paper is silent (parameters ``cross_validation.*``):
+
+* ``stratify``: ``KFold(shuffle=True, random_state=seed)`` as the paper (default), or
+  ``StratifiedKFold`` on the fine labels.
+* ``inner_validation_fraction``: by default the engine's callbacks watch the held-out fold
+  (the paper uses no early stopping, so it is only watched). A recipe whose callbacks select
+  on validation metrics would tune on it and bias its score: a warning says so, and a
+  fraction (e.g. 0.1) gives those callbacks a random part of the fold's training part.
+* Held-out scores: ``accuracy`` and ``loss`` (the mean cross-entropy of the predicted
+  probabilities, :func:`~cifar100_kedro.training.kfold.score_held_out`) of the model the
+  engine returns (the last epoch, unless the recipe restores the best weights).
+* Transfer models (an architecture whose registry entry has ``extra_inputs``, e.g. paper 003's
+  ``chakraborti_t_arch1/2`` and the autoencoder): the fold nodes take that dataset and the
+  engine copies its same-named layers; all folds of a model must start from the same one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Callable
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from cifar100_kedro.pipelines.cross_validation import statistics
 from cifar100_kedro.pipelines.cross_validation.plots import plot_confidence_bounds
-from cifar100_kedro.pipelines.data_processing.nodes import compute_normalization_stats
-from cifar100_kedro.training.engine import fit_model, labels_for
-from cifar100_kedro.training.recipe import RecipeError, validate_model_params, validate_train_params
+from cifar100_kedro.training import kfold
+from cifar100_kedro.training.kfold import StaleRecordError
 
 logger = logging.getLogger(__name__)
 
 FOLD_RESULT_COLUMNS = [
-    "architecture",
-    "fold",
-    "accuracy",
-    "cross_entropy",
-    "train_images",
-    "heldout_images",
-    "epochs_run",
-    "training_seconds",
-    "builder",
-    "label_mode",
-]
+    "architecture", "fold", "accuracy", "loss", "train_images", "held_out_images",
+    "epochs_run", "best_epoch", "training_seconds", "builder", "label_mode",
+]  # fmt: skip
+# ``cross_validation.*`` parameters and their defaults.
+DEFAULTS: dict[str, Any] = {
+    "seed": 42,
+    "stratify": False,
+    "confidence": 0.95,
+    "inner_validation_fraction": None,
+    "max_epochs": None,
+    "evaluation_batch_size": 256,
+    "work_dir": "data/06_models/_cross_validation",
+    "keep_fold_state": False,
+}
+# Fixed when the pipeline is built: settings.CROSS_VALIDATION, not parameters.
+BUILT = {
+    "folds": "K is settings.CROSS_VALIDATION['folds'] in src/cifar100_kedro/settings.py "
+    "(this pipeline: K = {folds})",
+    "architectures": "they are settings.CROSS_VALIDATION['architectures'] in "
+    "src/cifar100_kedro/settings.py (to run some: `kedro run --pipeline=cross_validation "
+    "--namespaces=...`)",
+}
 # Callbacks that choose weights or change training from validation metrics.
 _SELECTING_CALLBACKS = ("early_stopping", "reduce_lr_on_plateau")
-
-FoldTrainer = Callable[..., tuple[keras.Model, pd.DataFrame, dict[str, Any]]]
-
-# The recipe key of a saved model to start from (paper 003's transfer models name the
-# pre-trained autoencoder there; pipelines/autoencoder/transfer.py trains them).
-PRETRAINED_PATH_KEY = "pretrained_model_path"
-
-# Extension point: an architecture whose training needs more than ``fit_model`` registers a
-# callable with ``fit_model``'s signature under its namespace. Without an entry, a recipe
-# with ``train.pretrained_model_path`` is trained by the autoencoder pipeline's
-# ``fit_transfer_model`` (the saved model's weights copied in by layer name), every other
-# one by ``fit_model``.
-FOLD_TRAINERS: dict[str, FoldTrainer] = {}
+_RECORD = re.compile(r"^(?P<namespace>.+)\.cv_fold_(?P<fold>\d+)$")
+_REDO = "`kedro run --pipeline=cross_validation --from-nodes={}`"
 
 
-def register_fold_trainer(namespace: str) -> Callable[[FoldTrainer], FoldTrainer]:
-    """Use the decorated callable (``fit_model``'s signature) to train ``namespace``'s folds."""
-
-    def decorator(trainer: FoldTrainer) -> FoldTrainer:
-        FOLD_TRAINERS[namespace] = trainer
-        return trainer
-
-    return decorator
+# ----------------------------------------------------------------------------- settings
+def _fail(key: str, message: str) -> None:
+    raise ValueError(f"parameter 'cross_validation.{key}' {message}")
 
 
-def fold_trainer_for(namespace: str, train_params: dict[str, Any]) -> FoldTrainer:
-    """The callable that trains ``namespace``'s folds (see ``FOLD_TRAINERS``)."""
-    if namespace in FOLD_TRAINERS:
-        return FOLD_TRAINERS[namespace]
-    if train_params.get(PRETRAINED_PATH_KEY):
-        from cifar100_kedro.pipelines.autoencoder.transfer import fit_transfer_model
+def check_settings(cv_params: Mapping[str, Any], folds: int) -> dict[str, Any]:
+    """The ``cross_validation`` parameters, checked, with defaults (:data:`DEFAULTS`).
 
-        return fit_transfer_model
-    return fit_model
-
-
-def _file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# ----------------------------------------------------------------------------- plan
-def _known_architectures(parameters: dict[str, Any]) -> list[str]:
-    return sorted(
-        name
-        for name, value in parameters.items()
-        if isinstance(value, dict)
-        and isinstance(value.get("model"), dict)
-        and isinstance(value.get("train"), dict)
-    )
-
-
-def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"parameter 'cross_validation.{key}' must be an integer >= {minimum}, got {value!r}"
-        )
-    return value
-
-
-def plan_cross_validation(
-    cv_params: dict[str, Any], training_run: dict[str, Any], parameters: dict[str, Any]
-) -> dict[str, Any]:
-    """Check every setting and recipe before any work; return the run's plan (saved as JSON).
-
-    The plan holds K, the seed, the options and, per architecture, the recipe as it will be
-    trained (epochs capped by ``training_run.max_epochs`` and ``cross_validation.max_epochs``).
+    ``folds`` is the K the pipeline was built with: a ``folds`` parameter must equal it, and
+    ``architectures`` is no parameter any more (:data:`BUILT`).
     """
-    if not isinstance(cv_params, dict):
-        raise ValueError("parameter 'cross_validation' must be a mapping")
-    folds = _positive_int(cv_params.get("folds", 5), "folds", minimum=2)
-    seed = _positive_int(cv_params.get("seed", 42), "seed", minimum=0)
-    confidence = cv_params.get("confidence", 0.95)
-    statistics.critical_t(folds, confidence)  # checks the confidence level
-    stratify = cv_params.get("stratify", False)
-    if not isinstance(stratify, bool):
-        raise ValueError(
-            f"parameter 'cross_validation.stratify' must be true or false, got {stratify!r}"
-        )
-    inner = cv_params.get("inner_validation_fraction")
-    if inner is not None and (not isinstance(inner, (int, float)) or not 0 < inner < 1):
-        raise ValueError(
-            "parameter 'cross_validation.inner_validation_fraction' must be null or in (0, 1), "
-            f"got {inner!r}"
-        )
-    batch = _positive_int(cv_params.get("evaluation_batch_size", 256), "evaluation_batch_size")
-
-    names = cv_params.get("architectures")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ValueError(
-            "parameter 'cross_validation.architectures' must be a non-empty list of namespace "
-            f"names, got {names!r}"
-        )
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(
-            f"parameter 'cross_validation.architectures' lists {repeated} more than once"
-        )
-    known = _known_architectures(parameters)
-    unknown = [n for n in names if n not in known]
+    if not isinstance(cv_params, Mapping):
+        raise TypeError("parameter 'cross_validation' must be a mapping")
+    for key, where in BUILT.items():
+        if key in cv_params and not (key == "folds" and cv_params[key] == folds):
+            _fail(key, f"= {cv_params[key]!r}: Kedro builds this pipeline before it reads "
+                  f"parameters, so {where.format(folds=folds)}; remove the parameter")  # fmt: skip
+    unknown = sorted(set(cv_params) - set(DEFAULTS) - set(BUILT))
     if unknown:
-        raise ValueError(
-            f"parameter 'cross_validation.architectures': unknown architecture(s) {unknown}; "
-            f"known (namespaces with 'model' and 'train' parameters): {', '.join(known)}"
-        )
-    if cv_params.get("max_epochs") is not None:
-        _positive_int(cv_params["max_epochs"], "max_epochs")
-    caps = [c for c in (training_run.get("max_epochs"), cv_params.get("max_epochs")) if c]
-    architectures = {}
-    for name in names:
-        model_params, train_params = parameters[name]["model"], dict(parameters[name]["train"])
-        validate_model_params(model_params, f"{name}.model")
-        validate_train_params(train_params, f"{name}.train")
-        pretrained = train_params.get(PRETRAINED_PATH_KEY)
-        if pretrained and name not in FOLD_TRAINERS and not Path(pretrained).is_file():
-            raise RecipeError(
-                f"parameter '{name}.train.{PRETRAINED_PATH_KEY}': {pretrained} does not exist; "
-                "pre-train it first (for paper 003's transfer models: "
-                "`kedro run --pipeline=autoencoder`)"
-            )
-        if caps and train_params.get("epochs") and train_params["epochs"] > min(caps):
-            train_params["epochs"] = int(min(caps))
-        selecting = [
-            c for c in _SELECTING_CALLBACKS if (train_params.get("callbacks") or {}).get(c)
-        ]
-        if selecting and inner is None:
-            logger.warning(
-                "cross_validation: %s.train uses %s on validation metrics; with "
-                "inner_validation_fraction null these watch the held-out fold, which biases "
-                "its score upwards (set cross_validation.inner_validation_fraction to avoid it)",
-                name,
-                ", ".join(selecting),
-            )
-        architectures[name] = {"model": model_params, "train": train_params}
-    return {
-        "folds": folds,
-        "seed": seed,
-        "stratify": stratify,
-        "confidence": float(confidence),
-        "inner_validation_fraction": inner,
-        "evaluation_batch_size": batch,
-        "work_dir": str(cv_params.get("work_dir", "data/06_models/_cross_validation")),
-        "keep_fold_state": bool(cv_params.get("keep_fold_state", False)),
-        "architectures": architectures,
-    }
+        _fail(unknown[0], f"is unknown; known: {', '.join(DEFAULTS)}")
+    settings = {**DEFAULTS, **{k: v for k, v in cv_params.items() if k in DEFAULTS}}
+    for key in ("seed", "evaluation_batch_size", "max_epochs"):
+        value, least = settings[key], 0 if key == "seed" else 1
+        if not (value is None and key == "max_epochs") and (
+            isinstance(value, bool) or not isinstance(value, int) or value < least
+        ):
+            _fail(key, f"must be an integer >= {least}, got {value!r}")
+    for key in ("stratify", "keep_fold_state"):
+        if not isinstance(settings[key], bool):
+            _fail(key, f"must be true or false, got {settings[key]!r}")
+    inner = settings["inner_validation_fraction"]
+    if inner is not None and (not isinstance(inner, (int, float)) or not 0 < inner < 1):
+        _fail("inner_validation_fraction", f"must be null or in (0, 1), got {inner!r}")
+    statistics.critical_t(folds, settings["confidence"])  # checks the confidence level
+    return settings
+
+
+def _fold_settings(settings: Mapping[str, Any], folds: int) -> dict[str, Any]:
+    """The settings a fold's result depends on (part of its fingerprint)."""
+    keys = ("seed", "stratify", "inner_validation_fraction")
+    return {"folds": folds, **{key: settings[key] for key in keys}}
+
+
+def _as_trained(
+    model_params: Mapping[str, Any],
+    train_params: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    run_settings: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recipe as the folds train it: epochs capped by ``training_run.max_epochs`` and
+    ``cross_validation.max_epochs``."""
+    caps = ((run_settings or {}).get("max_epochs"), settings["max_epochs"])
+    return dict(model_params), kfold.cap_epochs(train_params, *caps)
 
 
 # ----------------------------------------------------------------------------- folds
 def combine_training_set(
-    train_split: dict[str, np.ndarray], validation_split: dict[str, np.ndarray]
+    train_split: Mapping[str, np.ndarray], validation_split: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """The official training set: ``train_split`` followed by ``validation_split``."""
     if set(train_split) != set(validation_split):
@@ -238,256 +151,271 @@ def combine_training_set(
     return {key: np.concatenate([train_split[key], validation_split[key]]) for key in train_split}
 
 
-def assign_folds(
+def _data_digest(data: Mapping[str, np.ndarray], fold_of: np.ndarray) -> str:
+    return kfold.digest(sorted(data), *(data[key] for key in sorted(data)), fold_of)[:16]
+
+
+def assign_cross_validation_folds(
     train_split: dict[str, np.ndarray],
     validation_split: dict[str, np.ndarray],
-    plan: dict[str, Any],
+    cv_params: dict[str, Any],
+    *,
+    folds: int,
 ) -> dict[str, np.ndarray]:
-    """``{"fold": int64 array}``: the fold (0 … K−1) of every training-set image.
+    """The fold of every training-set image, one seeded shuffle for every model.
 
-    One seeded shuffle for all models, as paper 003 does; ``StratifiedKFold`` on the fine
-    labels when the plan says ``stratify``.
+    Args:
+        train_split, validation_split: the official training set, in two parts.
+        cv_params: the ``cross_validation`` parameters (``seed``, ``stratify``).
+        folds: K.
+
+    Returns:
+        ``{"fold": int64 ids, "folds", "seed", "stratify", "data"}``: the ids and what they
+        were made with (``data``: a digest of the images, labels and ids).
     """
+    settings = check_settings(cv_params, folds)
     data = combine_training_set(train_split, validation_split)
-    labels = data["fine"]
-    folds = plan["folds"]
-    if folds > len(labels):
-        raise ValueError(
-            f"parameter 'cross_validation.folds'={folds} exceeds the {len(labels)} training images"
-        )
-    if plan["stratify"]:
-        smallest = int(np.unique(labels, return_counts=True)[1].min())
-        if smallest < folds:
-            raise ValueError(
-                f"parameter 'cross_validation.stratify' is true but a class has only {smallest} "
-                f"images, fewer than 'cross_validation.folds'={folds}"
-            )
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=plan["seed"])
-    else:
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=plan["seed"])
-    fold_of = np.full(len(labels), -1, dtype=np.int64)
-    for fold, (_, heldout) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
-        fold_of[heldout] = fold
-    counts = np.bincount(fold_of, minlength=folds)
+    fold_of = kfold.assign_folds(
+        data["fine"], folds, settings["seed"], stratify=settings["stratify"],
+        where="K (settings.CROSS_VALIDATION['folds'])",
+    )  # fmt: skip
     logger.info(
-        "cross_validation: %d images in %d folds of %s images",
-        len(labels),
-        folds,
-        "/".join(map(str, counts)),
-    )
-    return {"fold": fold_of}
+        "cross_validation: %d images in %d folds of %s images%s",
+        len(fold_of), folds, "/".join(map(str, np.bincount(fold_of))),
+        " (stratified)" if settings["stratify"] else "",
+    )  # fmt: skip
+    made_with = {"folds": folds, "seed": settings["seed"], "stratify": settings["stratify"]}
+    return {"fold": fold_of, "data": np.asarray(_data_digest(data, fold_of))} | {
+        key: np.asarray(value) for key, value in made_with.items()
+    }
+
+
+def _checked_fold_ids(
+    assignment: Mapping[str, np.ndarray],
+    data: Mapping[str, np.ndarray],
+    settings: Mapping[str, Any],
+    folds: int,
+) -> np.ndarray:
+    """``assignment["fold"]``, refused when it was made for other settings or other data."""
+    fold_of = np.asarray(assignment["fold"])
+    wanted = {"folds": folds, "seed": settings["seed"], "stratify": settings["stratify"]}
+    made = {key: assignment[key].item() if key in assignment else None for key in wanted}
+    same_data = len(fold_of) == len(data["fine"]) and "data" in assignment
+    if made != wanted or not same_data or _data_digest(data, fold_of) != str(assignment["data"]):
+        raise StaleRecordError(
+            f"cross_validation_folds was made with {made} on other data or settings than "
+            f"these ({wanted}, {len(data['fine'])} images): reassign the folds and retrain, "
+            f"{_REDO.format('assign_cross_validation_folds')}"
+        )
+    return fold_of
 
 
 # ----------------------------------------------------------------------------- one fold
-def evaluate_heldout(
-    model: keras.Model, heldout: dict[str, np.ndarray], label_mode: str, batch_size: int = 256
-) -> dict[str, float]:
-    """Accuracy and mean cross-entropy of ``model`` on the held-out fold's images."""
-    labels = labels_for(heldout, label_mode).astype(np.int64)
-    probabilities = np.asarray(
-        model.predict(heldout["images"], batch_size=batch_size, verbose=0), dtype=np.float32
-    )
-    if probabilities.ndim != 2 or probabilities.shape[0] != len(labels):
-        raise ValueError(
-            f"model output has shape {probabilities.shape}, expected ({len(labels)}, classes)"
-        )
-    if labels.max(initial=0) >= probabilities.shape[1]:
-        raise ValueError(
-            f"held-out label {labels.max()} has no output unit ({probabilities.shape[1]} classes)"
-        )
-    entropy = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
-    return {
-        "accuracy": float(np.mean(probabilities.argmax(axis=1) == labels)),
-        "cross_entropy": float(np.mean(keras.ops.convert_to_numpy(entropy))),
-    }
+def _warn_if_selecting(namespace: str, train: Mapping[str, Any], settings: Mapping[str, Any]):
+    callbacks = train.get("callbacks") or {}
+    selecting = [name for name in _SELECTING_CALLBACKS if callbacks.get(name)]
+    if selecting and settings["inner_validation_fraction"] is None:
+        logger.warning(
+            "cross_validation: %s.train uses %s on validation metrics; with "
+            "inner_validation_fraction null these watch the held-out fold, which biases its "
+            "score upwards (set cross_validation.inner_validation_fraction to avoid it)",
+            namespace, ", ".join(selecting),
+        )  # fmt: skip
 
 
-def _subset(data: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    return {key: array[mask] for key, array in data.items()}
-
-
-def _data_digest(data: dict[str, np.ndarray], fold_of: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for key in sorted(data):
-        digest.update(key.encode())
-        digest.update(np.ascontiguousarray(data[key]).tobytes())
-    digest.update(np.ascontiguousarray(fold_of).tobytes())
-    return digest.hexdigest()
-
-
-def _fingerprint(recipe: dict[str, Any], data_digest: str, fold: int, plan: dict[str, Any]) -> str:
-    # A retrained starting model (e.g. a new autoencoder) makes earlier records stale too.
-    pretrained = recipe["train"].get(PRETRAINED_PATH_KEY)
-    pretrained_digest = (
-        _file_digest(pretrained) if pretrained and Path(pretrained).is_file() else None
-    )
-    payload = json.dumps(
-        {
-            "recipe": recipe,
-            "data": data_digest,
-            "fold": fold,
-            "pretrained": pretrained_digest,
-            "inner_validation_fraction": plan["inner_validation_fraction"],
-            "seed": plan["seed"],
-        },
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _read_record(path: Path, fingerprint: str) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if record.get("fingerprint") == fingerprint else None
-
-
-def train_fold(
-    namespace: str,
-    recipe: dict[str, Any],
-    data: dict[str, np.ndarray],
-    fold_of: np.ndarray,
-    fold: int,
-    plan: dict[str, Any],
-) -> dict[str, Any]:
-    """Train ``namespace`` from scratch on every fold but ``fold``; score it on ``fold``."""
-    heldout = _subset(data, fold_of == fold)
-    train = _subset(data, fold_of != fold)
-    watched = heldout
-    if plan["inner_validation_fraction"]:
-        fit_idx, watch_idx = train_test_split(
-            np.arange(len(train["fine"])),
-            test_size=plan["inner_validation_fraction"],
-            random_state=plan["seed"] + fold,
-        )
-        train, watched = _subset(train, np.sort(fit_idx)), _subset(train, np.sort(watch_idx))
-    keras.backend.clear_session()  # a fresh graph for every fold, as the paper resets it
-    trainer = fold_trainer_for(namespace, recipe["train"])
-    work_dir = Path(plan["work_dir"]) / namespace / f"fold{fold}"
-    started = time.perf_counter()
-    model, _, summary = trainer(
-        train,
-        watched,
-        compute_normalization_stats(train),
-        recipe["model"],
-        recipe["train"],
-        architecture=f"{namespace}_fold{fold}",
-        work_dir=work_dir,
-    )
-    label_mode = recipe["train"].get("label_mode", "fine")
-    scores = evaluate_heldout(model, heldout, label_mode, plan["evaluation_batch_size"])
-    del model
-    keras.backend.clear_session()
-    if not plan["keep_fold_state"]:
-        shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints of big models add up fast
-    return {
-        "architecture": namespace,
-        "fold": fold,
-        **scores,
-        "train_images": int(np.sum(fold_of != fold)),
-        "heldout_images": len(heldout["fine"]),
-        "epochs_run": int(summary.get("epochs_run", 0)),
-        "training_seconds": float(summary.get("training_seconds", time.perf_counter() - started)),
-        "builder": recipe["model"].get("builder", ""),
-        "label_mode": label_mode,
-    }
-
-
-def cross_validate(
+def cross_validate_fold(
     train_split: dict[str, np.ndarray],
     validation_split: dict[str, np.ndarray],
-    folds: dict[str, np.ndarray],
-    plan: dict[str, Any],
-) -> pd.DataFrame:
-    """K-fold cross-validation of every planned architecture: one row per model and fold.
+    cross_validation_folds: dict[str, np.ndarray],
+    model_params: dict[str, Any],
+    train_params: dict[str, Any],
+    cv_params: dict[str, Any],
+    run_settings: dict[str, Any],
+    device_settings: dict[str, Any],
+    pretrained: keras.Model | None = None,
+    *,
+    namespace: str,
+    fold: int,
+    folds: int,
+) -> dict[str, Any]:
+    """Train ``namespace`` from scratch on every fold but ``fold``; score it on ``fold``.
 
-    Folds already recorded under ``plan.work_dir`` with the same recipe, data and fold are
-    reused, so an interrupted run continues where it stopped.
+    Args:
+        train_split, validation_split, cross_validation_folds: the data and its folds.
+        model_params, train_params: the namespace's recipe.
+        cv_params, run_settings, device_settings: ``cross_validation``, ``training_run``
+            (epoch cap), ``device``.
+        pretrained: the model a transfer architecture starts from (its ``extra_inputs``).
+        namespace, fold, folds: which training this node is (bound when it is built).
+
+    Returns:
+        The fold's record (:func:`~cifar100_kedro.training.kfold.fold_record`) with the
+        architecture, its builder and label mode, the recipe as trained, and digests of the
+        data and of the pre-trained model.
     """
+    settings = check_settings(cv_params, folds)
     data = combine_training_set(train_split, validation_split)
-    fold_of = np.asarray(folds["fold"])
-    if fold_of.shape != data["fine"].shape or set(np.unique(fold_of)) != set(range(plan["folds"])):
-        raise ValueError(
-            f"cross_validation_folds: {fold_of.shape[0]} fold ids in "
-            f"{sorted(set(np.unique(fold_of).tolist()))} "
-            f"do not match {len(data['fine'])} training images in {plan['folds']} folds "
-            "(stale file? rerun the assign_folds node)"
+    fold_of = _checked_fold_ids(cross_validation_folds, data, settings, folds)
+    model, train = _as_trained(model_params, train_params, settings, run_settings)
+    _warn_if_selecting(namespace, train, settings)
+    logger.info("cross_validation: %s, fold %d of 0…%d", namespace, fold, folds - 1)
+    record = kfold.train_fold(
+        data, fold_of, fold, model, train, name=f"{namespace}_fold_{fold}",
+        work_dir=Path(settings["work_dir"]) / namespace / f"fold_{fold}",
+        fingerprint=kfold.fingerprint(model, train, _fold_settings(settings, folds)),
+        seed=settings["seed"], inner_validation_fraction=settings["inner_validation_fraction"],
+        evaluation_batch_size=settings["evaluation_batch_size"],
+        keep_state=settings["keep_fold_state"], pretrained=pretrained,
+        device_settings=device_settings,
+    )  # fmt: skip
+    weights = pretrained.get_weights() if pretrained is not None else None
+    return {
+        "architecture": namespace,
+        **record,
+        "builder": model.get("builder", ""),
+        "label_mode": train.get("label_mode", "fine"),
+        "data": str(cross_validation_folds["data"]),
+        "pretrained": kfold.digest(*weights)[:16] if weights is not None else None,
+        "recipe": {"model": model, "train": train},
+    }
+
+
+# ----------------------------------------------------------------------------- records
+def _gather(datasets: Mapping[str, Any]) -> tuple[dict[str, dict], dict[str, dict[int, dict]]]:
+    """``{namespace: {"model", "train"}}`` and ``{namespace: {fold: record}}`` from the node
+    inputs named ``<namespace>.model`` / ``.train`` / ``.cv_fold_<k>``."""
+    recipes: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[int, dict[str, Any]]] = {}
+    for name, value in datasets.items():
+        match = _RECORD.match(name)
+        if match:
+            records.setdefault(match["namespace"], {})[int(match["fold"])] = value
+        else:
+            namespace, part = name.rsplit(".", 1)
+            recipes.setdefault(namespace, {})[part] = value
+    return recipes, records
+
+
+def _stale_message(stale: list[tuple[str, int, str]]) -> str:
+    nodes = ",".join(f"{namespace}.fold_{fold}" for namespace, fold, _ in stale)
+    reasons = "; ".join(reason for _, _, reason in stale[:3])
+    return (
+        f"cross_validation: {len(stale)} fold record(s) do not match the current recipes and "
+        f"settings ({reasons}{'; …' if len(stale) > 3 else ''}). `--only-missing-outputs` keeps "
+        f"finished folds as they are; retrain these and redo the comparison: "
+        f"{_REDO.format(nodes)}"
+    )
+
+
+def _agree(rows: list[dict[str, Any]], key: str, what: str, per_architecture: bool) -> None:
+    """Raise unless every record (of an architecture) has the same ``key``."""
+    seen: dict[str, set] = {}
+    for row in rows:
+        seen.setdefault(row["architecture"] if per_architecture else "all", set()).add(row.get(key))
+    mixed = [group for group, values in seen.items() if len(values) > 1]
+    if mixed:
+        raise StaleRecordError(
+            f"cross_validation: the fold records of {', '.join(mixed)} models were trained on "
+            f"different {what}; retrain every fold: `kedro run --pipeline=cross_validation`"
         )
-    digest = _data_digest(data, fold_of)
-    rows = []
-    total = len(plan["architectures"]) * plan["folds"]
-    for name, recipe in plan["architectures"].items():
-        for fold in range(plan["folds"]):
-            done = len(rows) + 1
-            record_path = Path(plan["work_dir"]) / name / f"fold{fold}.json"
-            fingerprint = _fingerprint(recipe, digest, fold, plan)
-            record = _read_record(record_path, fingerprint)
-            if record is not None:
-                logger.info(
-                    "cross_validation [%d/%d] %s fold %d: recorded, skipped",
-                    done,
-                    total,
-                    name,
-                    fold,
-                )
-                rows.append(record["result"])
-                continue
-            logger.info("cross_validation [%d/%d] %s fold %d: training", done, total, name, fold)
+
+
+def checked_records(
+    cv_params: Mapping[str, Any], run_settings: Mapping[str, Any], datasets: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Every record, in architecture then fold order, after checking that each matches its
+    recipe's fingerprint and that all were trained on the same data (and, per architecture,
+    from the same pre-trained model); :class:`StaleRecordError` names the folds to retrain."""
+    recipes, records = _gather(datasets)
+    folds = len(next(iter(records.values())))
+    settings = check_settings(cv_params, folds)
+    stale, rows = [], []
+    for namespace, by_fold in records.items():
+        model, train = _as_trained(
+            recipes[namespace]["model"], recipes[namespace]["train"], settings, run_settings
+        )
+        expected = kfold.fingerprint(model, train, _fold_settings(settings, folds))
+        for fold in range(folds):
             try:
-                result = train_fold(name, recipe, data, fold_of, fold, plan)
-            except RecipeError as exc:
-                raise RecipeError(f"cross_validation of {name!r}, fold {fold}: {exc}") from None
-            _write_json_atomically(record_path, {"fingerprint": fingerprint, "result": result})
-            logger.info(
-                "cross_validation [%d/%d] %s fold %d: accuracy %.4f, cross-entropy %.4f",
-                done,
-                total,
-                name,
-                fold,
-                result["accuracy"],
-                result["cross_entropy"],
-            )
-            rows.append(result)
-    return pd.DataFrame(rows, columns=FOLD_RESULT_COLUMNS)
+                kfold.check_record(by_fold[fold], fold, expected, f"{namespace}.cv_fold_{fold}")
+            except StaleRecordError as exc:
+                stale.append((namespace, fold, str(exc)))
+            rows.append(by_fold[fold])
+    if stale:
+        raise StaleRecordError(_stale_message(stale))
+    _agree(rows, "data", "data or fold assignments", per_architecture=False)
+    _agree(rows, "pretrained", "pre-trained models", per_architecture=True)
+    return rows
+
+
+def collect_cross_validation_folds(
+    cv_params: dict[str, Any], run_settings: dict[str, Any], **datasets: Any
+) -> pd.DataFrame:
+    """One row per architecture and fold (:data:`FOLD_RESULT_COLUMNS`) from the fold records.
+
+    Args:
+        cv_params, run_settings: ``cross_validation`` and ``training_run``.
+        **datasets: ``<namespace>.model``, ``<namespace>.train`` and ``<namespace>.cv_fold_<k>``
+            of every architecture (its recipe and its K records).
+    """
+    rows = checked_records(cv_params, run_settings, datasets)
+    return pd.DataFrame([{c: r.get(c) for c in FOLD_RESULT_COLUMNS} for r in rows])
+
+
+def check_cross_validation_results(
+    fold_results: pd.DataFrame, cv_params: dict[str, Any], run_settings: dict[str, Any],
+    **datasets: Any,
+) -> None:  # fmt: skip
+    """Raise unless the fold records match the recipes and ``fold_results`` matches them.
+
+    The records are checked as :func:`collect_cross_validation_folds` does; the table (and
+    the reports made from it) must hold the same scores: after folds are retrained with
+    ``--only-missing-outputs``, Kedro keeps the existing table.
+    """
+    rows = pd.DataFrame(checked_records(cv_params, run_settings, datasets))
+    keys, scores = ["architecture", "fold"], list(kfold.METRICS)
+    merged = rows[keys + scores].merge(
+        fold_results[keys + scores], on=keys, how="outer", suffixes=("", "_table")
+    )
+    table = merged[[f"{s}_table" for s in scores]].to_numpy(dtype=float)
+    if len(merged) != len(rows) or not np.allclose(merged[scores], table, rtol=1e-9):
+        raise StaleRecordError(
+            "cross_validation_fold_results (and the tables made from it) do not hold the "
+            "scores of the fold records: redo the comparison, "
+            f"{_REDO.format('collect_cross_validation_folds')}"
+        )
+    logger.info(
+        "cross_validation: %d fold records of %d architectures match their recipes and the "
+        "tables", len(rows), rows["architecture"].nunique(),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- statistics
+def _confidence(cv_params: Mapping[str, Any]) -> float:
+    return float(cv_params.get("confidence", DEFAULTS["confidence"]))
+
+
 def make_table_1(fold_results: pd.DataFrame) -> pd.DataFrame:
-    """Paper 003's Table I: mean accuracy and mean cross-entropy per model."""
+    """Paper 003's Table I: mean accuracy and mean loss (cross-entropy) per model."""
     return statistics.mean_scores_table(fold_results)
 
 
-def make_table_2(fold_results: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
+def make_table_2(fold_results: pd.DataFrame, cv_params: dict[str, Any]) -> pd.DataFrame:
     """Paper 003's Table II (``p + t·s_p``, row − column) with each row's optimal model."""
     mean_accuracy = statistics.mean_scores_table(fold_results).set_index("model")["mean_accuracy"]
-    bounds = statistics.confidence_bound_matrix(fold_results, plan["confidence"])
+    bounds = statistics.confidence_bound_matrix(fold_results, _confidence(cv_params))
     return statistics.table_2_with_optimal(bounds, mean_accuracy)
 
 
-def make_corrected_ttest(fold_results: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
+def make_corrected_ttest(fold_results: pd.DataFrame, cv_params: dict[str, Any]) -> pd.DataFrame:
     """Our addition: Nadeau & Bengio's corrected resampled t-test for every pair, Holm-adjusted."""
-    return statistics.corrected_resampled_ttest(
-        fold_results, alpha=round(1 - plan["confidence"], 12)
-    )
+    alpha = round(1 - _confidence(cv_params), 12)
+    return statistics.corrected_resampled_ttest(fold_results, alpha=alpha)
 
 
-def make_verdict(fold_results: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+def make_verdict(fold_results: pd.DataFrame, cv_params: dict[str, Any]) -> dict[str, Any]:
     """Which model is best overall: paper 003's derivation, and ours beside it."""
-    verdict = statistics.model_selection_verdict(fold_results, plan["confidence"])
+    verdict = statistics.model_selection_verdict(fold_results, _confidence(cv_params))
     logger.info(
         "cross_validation verdict: paper 003 → %s (%s); corrected test → %s",
         verdict["paper_003"]["best_overall"],
@@ -497,16 +425,17 @@ def make_verdict(fold_results: pd.DataFrame, plan: dict[str, Any]) -> dict[str, 
     return verdict
 
 
-def plot_table_2(fold_results: pd.DataFrame, plan: dict[str, Any]):
+def plot_table_2(fold_results: pd.DataFrame, cv_params: dict[str, Any]):
     """Heatmaps of Table II (paper) and of its corrected-variance version (ours)."""
+    confidence = _confidence(cv_params)
     mean_accuracy = statistics.mean_scores_table(fold_results).set_index("model")["mean_accuracy"]
-    paper = statistics.confidence_bound_matrix(fold_results, plan["confidence"])
-    corrected = statistics.confidence_bound_matrix(fold_results, plan["confidence"], corrected=True)
+    paper = statistics.confidence_bound_matrix(fold_results, confidence)
+    corrected = statistics.confidence_bound_matrix(fold_results, confidence, corrected=True)
     return plot_confidence_bounds(
         paper,
         statistics.optimal_per_row(paper, mean_accuracy),
         corrected,
         statistics.optimal_per_row(corrected, mean_accuracy),
-        plan["confidence"],
+        confidence,
         int(fold_results["fold"].nunique()),
     )

@@ -1,7 +1,8 @@
 """Model comparison from K-fold results: paper 003's Tables I and II, and our corrected test.
 
 Everything here is a pure function of the per-fold results table (one row per architecture
-and fold: ``architecture, fold, accuracy, cross_entropy, train_images, heldout_images``).
+and fold: ``architecture, fold, accuracy, loss, train_images, held_out_images``; ``loss`` is
+the held-out mean cross-entropy, :func:`cifar100_kedro.training.kfold.score_held_out`).
 
 Paper 003 (Chakraborti & Moore, Section IV, eqs. (3)–(4)), for every ordered pair
 (row model r, column model c) over the same K folds:
@@ -49,7 +50,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-REQUIRED_COLUMNS = ("architecture", "fold", "accuracy", "cross_entropy")
+REQUIRED_COLUMNS = ("architecture", "fold", "accuracy", "loss")
 TIE_TOLERANCE = 1e-12
 
 CORRECTED_TEST_COLUMNS = [
@@ -101,7 +102,7 @@ def score_matrix(fold_results: pd.DataFrame, metric: str = "accuracy") -> pd.Dat
     if len(matrix) < 2:
         raise ValueError(
             f"fold results: {len(matrix)} fold(s); the comparison needs K >= 2 "
-            "(parameter 'cross_validation.folds')"
+            "(K, settings.CROSS_VALIDATION['folds'])"
         )
     matrix.columns.name = None
     return matrix.sort_index()
@@ -111,7 +112,7 @@ def critical_t(folds: int, confidence: float = 0.95) -> float:
     """One-sided Student-t quantile ``t_{c,K−1}`` (paper 003: 2.132 for K = 5, 95 %)."""
     if not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ValueError(
-            f"parameter 'cross_validation.folds' must be an integer >= 2, got {folds!r}"
+            f"K (settings.CROSS_VALIDATION['folds']) must be an integer >= 2, got {folds!r}"
         )
     if (
         isinstance(confidence, bool)
@@ -126,9 +127,9 @@ def critical_t(folds: int, confidence: float = 0.95) -> float:
 
 # ----------------------------------------------------------------------------- paper 003
 def mean_scores_table(fold_results: pd.DataFrame) -> pd.DataFrame:
-    """Table I: mean (and standard deviation) accuracy and cross-entropy per model over folds."""
+    """Table I: mean (and standard deviation) accuracy and loss (cross-entropy) per model."""
     accuracy = score_matrix(fold_results, "accuracy")
-    entropy = score_matrix(fold_results, "cross_entropy")
+    loss = score_matrix(fold_results, "loss")
     return pd.DataFrame(
         {
             "model": accuracy.columns,
@@ -136,8 +137,8 @@ def mean_scores_table(fold_results: pd.DataFrame) -> pd.DataFrame:
             "mean_accuracy": accuracy.mean().to_numpy(),
             "mean_accuracy_percent": 100 * accuracy.mean().to_numpy(),
             "std_accuracy": accuracy.std(ddof=1).to_numpy(),
-            "mean_cross_entropy": entropy.mean().to_numpy(),
-            "std_cross_entropy": entropy.std(ddof=1).to_numpy(),
+            "mean_loss": loss.mean().to_numpy(),
+            "std_loss": loss.std(ddof=1).to_numpy(),
         }
     )
 
@@ -168,14 +169,14 @@ def paired_difference_bound(
 
 
 def test_train_ratio(fold_results: pd.DataFrame) -> float:
-    """Mean ``heldout_images / train_images`` over the folds (1/(K − 1) for equal folds)."""
-    for column in ("train_images", "heldout_images"):
+    """Mean ``held_out_images / train_images`` over the folds (1/(K − 1) for equal folds)."""
+    for column in ("train_images", "held_out_images"):
         if column not in fold_results.columns:
             raise ValueError(
                 f"fold results: missing column {column!r} (needed by the corrected test)"
             )
     per_fold = fold_results.drop_duplicates("fold")
-    return float((per_fold["heldout_images"] / per_fold["train_images"]).mean())
+    return float((per_fold["held_out_images"] / per_fold["train_images"]).mean())
 
 
 def confidence_bound_matrix(
@@ -258,7 +259,7 @@ def model_selection_verdict(fold_results: pd.DataFrame, confidence: float = 0.95
         "confidence": confidence,
         "t_critical": critical_t(folds, confidence),
         "highest_mean_accuracy": str(mean_accuracy.idxmax()),
-        "lowest_mean_cross_entropy": str(table_1["mean_cross_entropy"].idxmin()),
+        "lowest_mean_loss": str(table_1["mean_loss"].idxmin()),
         "paper_003": {
             "method": "Table II: p + t*s_p per ordered pair (row - column accuracy), one-sided "
             "Student-t; optimal model per row = smallest entry; best overall = optimal in the "

@@ -10,6 +10,10 @@ from sklearn.model_selection import train_test_split
 
 from cifar100_kedro.data.labels import NUM_COARSE_CLASSES, NUM_FINE_CLASSES
 
+# The statistics live in the library (the cross-validation folds compute them too); this
+# pipeline's node is the same function.
+from cifar100_kedro.data.statistics import compute_normalization_stats  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 IMAGE_SHAPE = (32, 32, 3)
@@ -128,29 +132,3 @@ def split_train_validation(
     pick = lambda idx: {name: array[idx] for name, array in train.items()}  # noqa: E731
     logger.info("Split %d training images into %d train / %d validation", len(indices), len(train_idx), len(val_idx))
     return pick(train_idx), pick(val_idx)
-
-
-def compute_normalization_stats(
-    train: dict[str, np.ndarray], chunk_images: int = 2048
-) -> dict[str, list[float]]:
-    """Per-channel mean and standard deviation (0-255 scale) of the training split only.
-
-    Sums of pixels and squared pixels in float64, a chunk of images at a time: never a float
-    copy of all the images (for 40,000 images that would need about 1 GB).
-    """
-    images = train["images"]
-    channels = images.shape[-1]
-    total = np.zeros(channels)
-    total_sq = np.zeros(channels)
-    for start in range(0, len(images), chunk_images):
-        pixels = images[start : start + chunk_images].reshape(-1, channels).astype(np.float64)
-        total += pixels.sum(axis=0)
-        total_sq += np.einsum("ij,ij->j", pixels, pixels)
-    count = images.size // channels
-    mean = total / count
-    variance = total_sq / count - mean**2
-    return {
-        "mean": [float(m) for m in mean],
-        "std": [float(v) for v in np.sqrt(np.maximum(variance, 0.0))],
-        "num_images": int(images.shape[0]),
-    }

@@ -26,6 +26,10 @@ Choices where the paper is silent (each a parameter):
   early stopping keeps the best weights, watching that held-out fold's loss, as a Keras
   search with ``validation_data`` does); mean over folds. ``ModelCheckpoint`` is dropped during
   the search only (a file per fold would add nothing).
+* Folds — stratified, seeded, 0-based, trained and scored by the K-fold core
+  (``training/kfold.py``, shared with the cross_validation pipeline): each fold's
+  normalisation statistics come from its own training part; held-out ``accuracy`` and
+  ``loss`` (mean cross-entropy) per fold, their means ``cv_accuracy`` / ``cv_loss``.
 * Search data — ``train_split`` (the 40,000 training images; the test set is never used, the
   validation split only for the final retrain); ``subset_fraction`` < 1 searches on a
   stratified subset, for quick runs.
@@ -51,7 +55,6 @@ from cifar100_kedro.pipelines.hyperparameter_search.search import (
     FoldEvaluator,
     best_trials,
     fingerprint,
-    fold_indices,
     run_tuner,
     trials_table,
 )
@@ -63,7 +66,8 @@ from cifar100_kedro.pipelines.hyperparameter_search.space import (
     tuner_hyperparameters,
     validate_space,
 )
-from cifar100_kedro.pipelines.training.nodes import train_architecture
+from cifar100_kedro.training import kfold
+from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, validate_model_params, validate_train_params
 
 logger = logging.getLogger(__name__)
@@ -107,19 +111,11 @@ def stage_settings(settings: Mapping[str, Any], stage: str) -> dict[str, Any]:
         "max_trials": _positive_int(
             values.get("max_trials"), f"{where}.max_trials", allow_none=stage == "grid_search"
         ),
-        "folds": values.get("folds"),
+        "folds": kfold.check_fold_count(values.get("folds"), f"parameter '{where}.folds'"),
         "epochs": _positive_int(values.get("epochs"), f"{where}.epochs"),
         "batch_size": _positive_int(values.get("batch_size"), f"{where}.batch_size"),
         "seed": int(values.get("seed", settings.get("seed", 42))),
     }
-    if (
-        isinstance(checked["folds"], bool)
-        or not isinstance(checked["folds"], int)
-        or checked["folds"] < 2
-    ):
-        raise RecipeError(
-            f"parameter '{where}.folds' must be an integer >= 2, got {checked['folds']!r}"
-        )
     if stage == "grid_search":
         checked["top_k"] = _positive_int(values.get("top_k", 3), f"{where}.top_k")
     return checked
@@ -145,9 +141,8 @@ def search_recipe(
     """The ``train`` recipe of every search fit: the stage's epochs (under the run's cap) and
     batch, the number of classes fixed, and no per-fit checkpoint files."""
     train = copy.deepcopy(dict(train_params))
-    epochs = stage["epochs"]
-    cap = (run_settings or {}).get("max_epochs")
-    train["epochs"] = int(min(epochs, cap)) if cap else int(epochs)
+    train["epochs"] = stage["epochs"]
+    train = kfold.cap_epochs(train, (run_settings or {}).get("max_epochs"))
     train["batch_size"] = stage["batch_size"]
     train["num_classes"] = int(num_classes)
     callbacks = dict(train.get("callbacks") or {})
@@ -189,11 +184,11 @@ def _run_stage(
     stage: str,
     space: Mapping[str, Mapping[str, Any]],
     train_split: Mapping[str, np.ndarray],
-    normalization_stats: Mapping[str, Any] | None,
     model: Mapping[str, Any],
     train: Mapping[str, Any],
     settings: Mapping[str, Any],
     run_settings: Mapping[str, Any],
+    device_settings: Mapping[str, Any] | None,
 ):
     """Cross-validate the candidates of one stage with KerasTuner; return tuner, table, stage."""
     checked = stage_settings(settings, stage)
@@ -202,7 +197,10 @@ def _run_stage(
     labels = np.asarray(data[label_mode])
     num_classes = int(max(np.asarray(train_split[label_mode]).max() + 1, labels.max() + 1))
     fit_recipe = search_recipe(train, checked, run_settings, num_classes)
-    folds = fold_indices(labels, checked["folds"], checked["seed"], f"{SETTINGS}.{stage}")
+    fold_of = kfold.assign_folds(
+        labels, checked["folds"], checked["seed"], stratify=True,
+        where=f"parameter '{SETTINGS}.{stage}.folds'",
+    )  # fmt: skip
     known = known_hyperparameters(model)
     project = f"{stage}_" + fingerprint(
         space,
@@ -222,7 +220,9 @@ def _run_stage(
         fit_recipe["epochs"],
         fit_recipe["batch_size"],
     )
-    evaluate = FoldEvaluator(data, normalization_stats, model, fit_recipe, folds, stage, known)
+    evaluate = FoldEvaluator(
+        data, model, fit_recipe, fold_of, checked["seed"], stage, known, device_settings
+    )
     tuner = run_tuner(
         "random" if stage == "random_search" else "grid",
         tuner_hyperparameters(space),
@@ -250,11 +250,11 @@ def _require_finished(tuner, table: pd.DataFrame, stage: str) -> None:
 # ----------------------------------------------------------------------------- nodes
 def run_random_search(
     train_split: dict[str, np.ndarray],
-    normalization_stats: dict[str, Any],
     base_model: dict[str, Any],
     base_train: dict[str, Any],
     settings: dict[str, Any],
     run_settings: dict[str, Any],
+    device_settings: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Stage 1: KerasTuner's RandomSearch over the conf space, each candidate 3-fold
     cross-validated; return every trial as a table and the top candidates for stage 2.
@@ -266,14 +266,7 @@ def run_random_search(
     space = validate_space(settings.get("space"), model, train)
     top_k = stage_settings(settings, "grid_search")["top_k"]  # checks stage 2 before stage 1 runs
     tuner, table, _ = _run_stage(
-        "random_search",
-        space,
-        train_split,
-        normalization_stats,
-        model,
-        train,
-        settings,
-        run_settings,
+        "random_search", space, train_split, model, train, settings, run_settings, device_settings
     )
     _require_finished(tuner, table, "random_search")
     top = best_trials(tuner, list(space), top_k)
@@ -290,12 +283,12 @@ def run_random_search(
 
 def run_grid_search(
     train_split: dict[str, np.ndarray],
-    normalization_stats: dict[str, Any],
     base_model: dict[str, Any],
     base_train: dict[str, Any],
     settings: dict[str, Any],
     run_settings: dict[str, Any],
     random_search_top: dict[str, Any],
+    device_settings: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Stage 2: KerasTuner's GridSearch over the hyperparameters that differ among the top
     random-search candidates (values seen there), cross-validated with the stage's longer
@@ -318,7 +311,7 @@ def run_grid_search(
             combinations,
         )
     tuner, table, checked = _run_stage(
-        "grid_search", space, train_split, normalization_stats, model, train, settings, run_settings
+        "grid_search", space, train_split, model, train, settings, run_settings, device_settings
     )
     _require_finished(tuner, table, "grid_search")
     winner = best_trials(tuner, names, 1)[0]
@@ -359,25 +352,27 @@ def train_best_model(
     normalization_stats: dict[str, Any],
     m7_recipe: dict[str, Any],
     run_settings: dict[str, Any],
+    device_settings: dict[str, Any] | None = None,
+    *,
     architecture: str,
     label_mode: str,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Retrain the search's winner on all of ``train_split`` with ``label_mode`` labels, through
-    the training pipeline's node (same engine, work folder and epoch cap as every model)."""
+    the engine (the run's epoch cap, work folder ``training_run.work_dir/<architecture>``)."""
     if "model" not in m7_recipe or "train" not in m7_recipe:
         raise SearchSpaceError(
             "dataset 'chavez_m7_recipe' has no 'model'/'train' recipe: rerun the grid search"
         )
-    train = {**m7_recipe["train"], "label_mode": label_mode}
-    model, history, summary = train_architecture(
-        train_split,
-        validation_split,
-        normalization_stats,
-        m7_recipe["model"],
-        train,
-        run_settings,
-        architecture,
+    run_settings = run_settings or {}
+    train = kfold.cap_epochs(
+        {**m7_recipe["train"], "label_mode": label_mode}, run_settings.get("max_epochs")
     )
+    work_dir = Path(run_settings.get("work_dir") or "data/06_models/_training_state")
+    model, history, summary = fit_model(
+        train_split, validation_split, normalization_stats, m7_recipe["model"], train,
+        architecture=architecture, work_dir=work_dir / architecture,
+        device_settings=device_settings,
+    )  # fmt: skip
     summary = {
         **summary,
         "hyperparameters": m7_recipe["hyperparameters"],

@@ -28,12 +28,12 @@ _SHARED = {"train_split", "validation_split", "normalization_stats"}
 _PARAMETERS = {
     "params:hyperparameter_search",
     "params:training_run",
+    "params:device",
     f"params:{BASE_NAMESPACE}.model",
     f"params:{BASE_NAMESPACE}.train",
 }
 _BASE = [
     "train_split",
-    "normalization_stats",
     f"params:{BASE_NAMESPACE}.model",
     f"params:{BASE_NAMESPACE}.train",
     "params:hyperparameter_search",
@@ -47,13 +47,13 @@ def create_search_pipeline() -> Pipeline:
         [
             node(
                 nodes.run_random_search,
-                _BASE,
+                [*_BASE, "params:device"],
                 ["random_search_trials", "random_search_top"],
                 name="random_search",
             ),
             node(
                 nodes.run_grid_search,
-                [*_BASE, "random_search_top"],
+                [*_BASE, "random_search_top", "params:device"],
                 ["grid_search_trials", "best_hyperparameters"],
                 name="grid_search",
             ),
@@ -69,7 +69,7 @@ def create_search_pipeline() -> Pipeline:
     return Pipeline(
         search,
         namespace="hyperparameter_search",
-        inputs=_SHARED - {"validation_split"},
+        inputs={"train_split"},
         # The winner's recipe leaves the namespace under a plain name: model 7's recipe.
         outputs={"best_hyperparameters": RECIPE},
         parameters=_PARAMETERS,
@@ -92,6 +92,7 @@ def create_final_training(architecture: str, label_mode: str) -> Pipeline:
                     "normalization_stats",
                     RECIPE,
                     "params:training_run",
+                    "params:device",
                 ],
                 ["model", "history", "training_summary"],
                 name="train",
@@ -103,7 +104,7 @@ def create_final_training(architecture: str, label_mode: str) -> Pipeline:
         template,
         namespace=architecture,
         inputs=_SHARED | {RECIPE},
-        parameters={"params:training_run"},
+        parameters={"params:training_run", "params:device"},
     )
 
 

@@ -1,37 +1,30 @@
-"""Cross-validated KerasTuner searches whose every fold is trained by the one engine.
+"""Cross-validated KerasTuner searches whose every fold is trained by the K-fold core.
 
 KerasTuner's ``RandomSearch`` / ``GridSearch`` choose the candidates and keep the search state
 on disk (``oracle.json`` and one ``trial_<id>/trial.json`` per candidate); a rerun with
 ``overwrite=False`` reloads it, skips finished trials and retries the one that was running.
 Their ``run_trial`` is replaced (the pattern KerasTuner documents for custom training) by
-:class:`FoldEvaluator`: stratified K-fold cross-validation in which each fold is trained by
-:func:`cifar100_kedro.training.engine.fit_model` (same preprocessing, augmentation, optimiser,
-callbacks as every other model) and scored on its held-out part. Each finished fold is written
-to ``trial_<id>/fold_<k>.json``, so a trial interrupted mid-way keeps its finished folds, and
-the engine's BackupAndRestore (when the recipe asks for it) resumes the fold that was running.
+:class:`FoldEvaluator`: stratified K-fold cross-validation through the project's K-fold core
+(:mod:`cifar100_kedro.training.kfold`, the same one the cross_validation pipeline uses): folds,
+per-fold training by the one engine, held-out ``accuracy`` and ``loss``, and the fold record.
+Each finished fold's record is ``trial_<id>/fold_<k>.json`` (0-based, with its fingerprint),
+so a trial interrupted mid-way keeps its finished folds, and the engine's BackupAndRestore
+(when the recipe asks for it) resumes the fold that was running.
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import json
 import logging
 import math
-import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from cifar100_kedro.pipelines.hyperparameter_search.space import apply_hyperparameters
-from cifar100_kedro.training.engine import fit_model
-from cifar100_kedro.training.recipe import RecipeError
+from cifar100_kedro.training import kfold
 
 logger = logging.getLogger(__name__)
 
@@ -39,67 +32,34 @@ OBJECTIVE = "cv_accuracy"
 SEARCH_KIND = {"random_search": "random", "grid_search": "grid"}
 
 
-# ----------------------------------------------------------------------------- folds
-def fold_indices(
-    labels: np.ndarray, folds: int, seed: int, where: str
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified K-fold splits (shuffled with ``seed``), the same for every candidate."""
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise RecipeError(f"parameter '{where}.folds' must be an integer >= 2, got {folds!r}")
-    present = np.bincount(labels)
-    smallest = int(present[present > 0].min()) if present.any() else 0
-    if smallest < folds:
-        raise RecipeError(
-            f"parameter '{where}.folds'={folds}: the smallest class of the search data has only "
-            f"{smallest} images, so stratified folds cannot each hold every class; lower 'folds' "
-            "or raise 'hyperparameter_search.subset_fraction'"
-        )
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(labels)), labels))
-
-
-def _take(split: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
-    return {key: np.asarray(value)[index] for key, value in split.items()}
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write-then-rename, so an interruption never leaves half a record behind."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload, indent=2))
-    os.replace(temporary, path)
-
-
-def held_out_scores(
-    model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int
-) -> dict[str, float]:
-    """Accuracy and mean cross-entropy of ``model`` on held-out images (integer labels)."""
-    probabilities = np.asarray(
-        model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64
-    )
-    picked = probabilities[np.arange(len(labels)), labels]
-    return {
-        "accuracy": float(np.mean(probabilities.argmax(axis=1) == labels)),
-        "loss": float(np.mean(-np.log(np.clip(picked, 1e-12, 1.0)))),
-    }
-
-
 class FoldEvaluator:
-    """Scores one candidate by K-fold cross-validation (the tuners' ``run_trial``)."""
+    """Scores one candidate by K-fold cross-validation (the tuners' ``run_trial``).
+
+    Args:
+        split: the search data.
+        model_params, train_params: the base recipe the candidates' values go into.
+        fold_of: the fold of every image of ``split`` (:func:`kfold.assign_folds`).
+        seed: the folds' seed (part of each record's fingerprint).
+        stage: ``random_search`` or ``grid_search`` (names the trainings).
+        known: where each hyperparameter goes (:func:`space.known_hyperparameters`).
+        device_settings: the ``device`` parameters, for the engine.
+    """
 
     def __init__(
         self,
         split: Mapping[str, np.ndarray],
-        normalization_stats: Mapping[str, Any] | None,
         model_params: Mapping[str, Any],
         train_params: Mapping[str, Any],
-        folds: Sequence[tuple[np.ndarray, np.ndarray]],
+        fold_of: np.ndarray,
+        seed: int,
         stage: str,
         known: Mapping[str, tuple[Any, ...]],
+        device_settings: Mapping[str, Any] | None = None,
     ) -> None:
-        self.split, self.stats = split, normalization_stats
+        self.split, self.fold_of, self.folds = split, fold_of, int(fold_of.max()) + 1
         self.model_params, self.train_params = model_params, train_params
-        self.folds, self.stage, self.known = folds, stage, known
-        self.label_mode = train_params.get("label_mode", "fine")
+        self.settings = {"folds": self.folds, "seed": seed, "stratify": True}
+        self.stage, self.known, self.device_settings = stage, known, device_settings
 
     def __call__(
         self, trial_id: str, values: Mapping[str, Any], trial_dir: Path
@@ -107,67 +67,27 @@ class FoldEvaluator:
         model_params, train_params = apply_hyperparameters(
             self.model_params, self.train_params, values, self.known
         )
+        fingerprint = kfold.fingerprint(model_params, train_params, self.settings)
         records = []
-        for k, (train_index, held_out_index) in enumerate(self.folds, start=1):
-            record_path = trial_dir / f"fold_{k}.json"
-            if record_path.exists():
-                record = json.loads(record_path.read_text())
-                logger.info(
-                    "[%s trial %s] fold %d/%d already done (accuracy %.4f)",
-                    self.stage,
-                    trial_id,
-                    k,
-                    len(self.folds),
-                    record["accuracy"],
-                )
-                records.append(record)
-                continue
-            held_out = _take(self.split, held_out_index)
-            started = time.perf_counter()
-            model, history, summary = fit_model(
-                _take(self.split, train_index),
-                held_out,
-                self.stats,
-                model_params,
-                train_params,
-                architecture=f"{self.stage}_trial_{trial_id}_fold_{k}",
-                work_dir=trial_dir / f"fold_{k}",
-            )
-            scores = held_out_scores(
-                model, held_out["images"], held_out[self.label_mode], train_params["batch_size"]
-            )
-            record = {
-                "fold": k,
-                **scores,
-                "epochs_run": int(summary["epochs_run"]),
-                "best_epoch": int(summary["best_epoch"]),
-                "train_images": len(train_index),
-                "held_out_images": len(held_out_index),
-                "seconds": time.perf_counter() - started,
-            }
-            _write_json(record_path, record)
+        for k in range(self.folds):
+            name, path = f"{self.stage}_trial_{trial_id}_fold_{k}", trial_dir / f"fold_{k}.json"
+            record = kfold.read_record(path, k, fingerprint)
+            if record is not None:
+                logger.info("%s: done before (accuracy %.4f)", name, record["accuracy"])
+            else:
+                record = kfold.train_fold(
+                    self.split, self.fold_of, k, model_params, train_params, name=name,
+                    work_dir=trial_dir / f"fold_{k}", fingerprint=fingerprint,
+                    seed=self.settings["seed"], evaluation_batch_size=train_params["batch_size"],
+                    device_settings=self.device_settings,
+                )  # fmt: skip
+                kfold.save_record(path, record)
             records.append(record)
-            logger.info(
-                "[%s trial %s] fold %d/%d: held-out accuracy %.4f, loss %.4f, %d epochs, %.1fs",
-                self.stage,
-                trial_id,
-                k,
-                len(self.folds),
-                record["accuracy"],
-                record["loss"],
-                record["epochs_run"],
-                record["seconds"],
-            )
-            # Free the fold's graph before the next one (KerasTuner does the same per trial).
-            del model, history
-            keras.backend.clear_session()
-            gc.collect()
         accuracies = [r["accuracy"] for r in records]
-        losses = [r["loss"] for r in records]
         return {
             OBJECTIVE: float(np.mean(accuracies)),
             "cv_accuracy_std": float(np.std(accuracies)),
-            "cv_loss": float(np.mean(losses)),
+            "cv_loss": float(np.mean([r["loss"] for r in records])),
         }
 
 
@@ -234,14 +154,7 @@ def run_tuner(
 def fingerprint(*parts: Any) -> str:
     """A short hash of settings and data, naming the search's folder: changed settings or
     data start a new search instead of resuming one that no longer matches."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(str((part.shape, part.dtype)).encode())
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:10]
+    return kfold.digest(*parts)[:10]
 
 
 # ----------------------------------------------------------------------------- results
@@ -261,18 +174,14 @@ def trials_table(
     for trial_id in oracle.start_order:
         trial = oracle.trials[trial_id]
         trial_dir = Path(tuner.project_dir) / f"trial_{trial_id}"
-        records = {}
-        for k in range(1, folds + 1):
-            path = trial_dir / f"fold_{k}.json"
-            if path.exists():
-                records[k] = json.loads(path.read_text())
+        records = {k: kfold.read_record(trial_dir / f"fold_{k}.json", k) for k in range(folds)}
+        records = {k: record for k, record in records.items() if record is not None}
         metrics = trial.metrics
         row: dict[str, Any] = {"stage": stage, "trial_id": trial_id, "status": trial.status}
         row.update({name: _plain(trial.hyperparameters.values.get(name)) for name in names})
-        for k in range(1, folds + 1):
-            row[f"fold_{k}_accuracy"] = records[k]["accuracy"] if k in records else math.nan
-        for k in range(1, folds + 1):
-            row[f"fold_{k}_loss"] = records[k]["loss"] if k in records else math.nan
+        for metric in kfold.METRICS:
+            for k in range(folds):
+                row[f"fold_{k}_{metric}"] = records[k][metric] if k in records else math.nan
         for metric in (OBJECTIVE, "cv_accuracy_std", "cv_loss"):
             row[metric] = metrics.get_last_value(metric) if metrics.exists(metric) else math.nan
         row.update(
@@ -283,7 +192,7 @@ def trials_table(
                 "epochs_run_mean": float(np.mean([r["epochs_run"] for r in records.values()]))
                 if records
                 else math.nan,
-                "seconds": float(sum(r["seconds"] for r in records.values())),
+                "seconds": float(sum(r["training_seconds"] for r in records.values())),
                 "message": (trial.message or "").strip().splitlines()[-1] if trial.message else "",
             }
         )
