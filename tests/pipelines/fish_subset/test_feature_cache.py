@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from cifar100_kedro.pipelines.data_processing.nodes import compute_normalization_stats
+from cifar100_kedro.data.statistics import compute_normalization_stats
 from cifar100_kedro.pipelines.fish_subset.nodes import (
     assemble_classifier,
     extract_features,

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from cifar100_kedro.data.labels import NUM_COARSE_CLASSES, NUM_FINE_CLASSES
 
-# The statistics live in the library (the cross-validation folds compute them too); this
-# pipeline's node is the same function.
+# The split and the statistics live in the library (fish_subset and the cross-validation
+# folds use them too); this pipeline's nodes are the same functions.
+from cifar100_kedro.data.splits import split_train_validation  # noqa: F401
 from cifar100_kedro.data.statistics import compute_normalization_stats  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -102,33 +102,3 @@ def extract_arrays(
         "fine_to_coarse": fine_to_coarse.tolist(),
     }
     return arrays["train"], arrays["test"], label_names
-
-
-def split_train_validation(
-    train: dict[str, np.ndarray], split: dict[str, Any]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Stratified (by fine label), seeded train/validation split of the training set."""
-    fraction = split.get("validation_fraction", 0.2)
-    if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise ValueError(
-            f"parameter 'split.validation_fraction' must be in (0, 1), got {fraction!r}"
-        )
-    indices = np.arange(len(train["fine"]))
-    try:
-        train_idx, val_idx = train_test_split(
-            indices,
-            test_size=fraction,
-            random_state=split.get("seed", 42),
-            stratify=train["fine"] if split.get("stratify", True) else None,
-        )
-    except ValueError as exc:
-        raise ValueError(
-            f"parameter 'split.validation_fraction'={fraction} cannot split "
-            f"{len(indices)} training images by class: {exc}"
-        ) from None
-    # Sorted indices keep the archive order and make the fancy-index copy cache friendly.
-    train_idx.sort()
-    val_idx.sort()
-    pick = lambda idx: {name: array[idx] for name, array in train.items()}  # noqa: E731
-    logger.info("Split %d training images into %d train / %d validation", len(indices), len(train_idx), len(val_idx))
-    return pick(train_idx), pick(val_idx)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
+from cifar100_kedro.data.splits import split_train_validation
+from cifar100_kedro.data.statistics import compute_normalization_stats
 from cifar100_kedro.pipelines import data_processing
-from cifar100_kedro.pipelines.data_processing.nodes import (
-    compute_normalization_stats,
-    split_train_validation,
-)
 from cifar100_kedro.pipelines.fish_subset.nodes import (
     assemble_classifier,
     extract_features,
