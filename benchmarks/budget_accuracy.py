@@ -54,7 +54,11 @@ REFERENCE = "resnet9_fast"
 # Your ResNet 2: Mini-batches": learning rate ∝ batch size) gives the equivalent recipe at
 # batch 128 with 4× more steps (Keras' decoupled weight decay scales with the rate already).
 VARIANTS = (
-    ("resnet9_fast@batch128", "resnet9_fast", ("train.batch_size=128", "train.optimizer.learning_rate=0.1")),
+    (
+        "resnet9_fast@batch128",
+        "resnet9_fast",
+        ("train.batch_size=128", "train.optimizer.learning_rate=0.1"),
+    ),
 )
 LENGTH_AWARE_SCHEDULES = ("one_cycle", "warmup_linear", "cosine")
 SCHEDULE_SHARE_OF_BUDGET = 0.9
@@ -83,7 +87,9 @@ def cpu_seconds_per_step(recipe, stats, dataset, steps: int = 3) -> float:
     return timer.cpu / steps
 
 
-def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: float, target: float) -> dict[str, Any]:
+def run_architecture(
+    name: str, recipe: dict[str, Any], train, test, budget: float, target: float
+) -> dict[str, Any]:
     import keras
     import numpy as np
 
@@ -99,8 +105,13 @@ def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: flo
     steps_per_epoch = math.ceil(len(train["images"]) / batch)
     stats = normalization_stats(train)
     dataset = make_dataset(
-        train["images"], train[label_mode], batch, num_classes=classes, one_hot=settings.one_hot,
-        shuffle=True, augment=engine_augmenter(recipe),
+        train["images"],
+        train[label_mode],
+        batch,
+        num_classes=classes,
+        one_hot=settings.one_hot,
+        shuffle=True,
+        augment=engine_augmenter(recipe),
     )
     max_epochs = int(settings.epochs or 10**6)
     schedule = settings.schedule.get("name", "constant")
@@ -124,7 +135,9 @@ def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: flo
             probabilities = model.predict(test["images"], batch_size=256, verbose=0)
         accuracy = float((np.argmax(probabilities, axis=1) == test[label_mode]).mean())
         curve.append((epoch, spent, accuracy))
-        log(f"[budget] {name}: epoch {epoch}, {spent:.0f}/{budget:.0f} CPU s, accuracy {accuracy:.3f}")
+        log(
+            f"[budget] {name}: epoch {epoch}, {spent:.0f}/{budget:.0f} CPU s, accuracy {accuracy:.3f}"
+        )
         if spent >= budget:
             break
     within = [point for point in curve if point[1] <= budget]
@@ -147,11 +160,23 @@ def run_architecture(name: str, recipe: dict[str, Any], train, test, budget: flo
 
 
 def table(rows: list[dict[str, Any]], target: float) -> str:
-    ours = [r["seconds_to_target"] for r in rows
-            if r["architecture"].startswith(REFERENCE) and not math.isnan(r["seconds_to_target"])]
+    ours = [
+        r["seconds_to_target"]
+        for r in rows
+        if r["architecture"].startswith(REFERENCE) and not math.isnan(r["seconds_to_target"])
+    ]
     reference = min(ours) if ours else float("nan")
-    headers = ["architecture", "batch", "epochs", "CPU s used", "accuracy @ budget", "best epoch's accuracy",
-               f"CPU s to {target:.0%}", f"÷ fastest {REFERENCE} row", "notes"]
+    headers = [
+        "architecture",
+        "batch",
+        "epochs",
+        "CPU s used",
+        "accuracy @ budget",
+        "best epoch's accuracy",
+        f"CPU s to {target:.0%}",
+        f"÷ fastest {REFERENCE} row",
+        "notes",
+    ]
     body = []
     for r in rows:
         seconds = r["seconds_to_target"]
@@ -161,8 +186,19 @@ def table(rows: list[dict[str, Any]], target: float) -> str:
         else:
             relative = seconds / reference if not math.isnan(reference) else float("nan")
             seconds_text = seconds
-        body.append([r["architecture"], r["batch"], r["epochs"], r["cpu_seconds"], r["accuracy_at_budget"],
-                     r["best_within_budget"], seconds_text, relative, "; ".join(r["notes"])])
+        body.append(
+            [
+                r["architecture"],
+                r["batch"],
+                r["epochs"],
+                r["cpu_seconds"],
+                r["accuracy_at_budget"],
+                r["best_within_budget"],
+                seconds_text,
+                relative,
+                "; ".join(r["notes"]),
+            ]
+        )
     return format_table(headers, body)
 
 
@@ -171,66 +207,129 @@ def verdict(rows: list[dict[str, Any]], target: float) -> str:
     ours = [r for r in rows if r["architecture"].startswith(REFERENCE)]
     if not ours:
         return f"({REFERENCE} not in this run)"
-    papers = [r for r in rows if not r["architecture"].startswith(REFERENCE) and "20 coarse classes" not in r["notes"]]
+    papers = [
+        r
+        for r in rows
+        if not r["architecture"].startswith(REFERENCE) and "20 coarse classes" not in r["notes"]
+    ]
     lines = []
     scored = [r for r in papers if not math.isnan(r["accuracy_at_budget"])]
     if scored:
         # A threshold nobody picked: the best accuracy any fine-label paper model reached.
         best = max(scored, key=lambda r: r["best_within_budget"])
         bar = best["best_within_budget"]
-        lines.append(f"- Best fine-label paper model within the budget: {best['architecture']}, "
-                     f"{bar:.1%} (after {best['seconds_to_best']:.0f} CPU s).")
+        lines.append(
+            f"- Best fine-label paper model within the budget: {best['architecture']}, "
+            f"{bar:.1%} (after {best['seconds_to_best']:.0f} CPU s)."
+        )
         for reference in ours:
-            passed = next((p for p in reference["curve"] if p[2] > bar and p[1] <= reference["budget"]), None)
-            lines.append(f"- {reference['architecture']} " + (
-                f"exceeded it after {passed[1]:.0f} CPU s ({passed[2]:.1%})." if passed
-                else f"did not exceed it within the budget (best {reference['best_within_budget']:.1%})."))
+            passed = next(
+                (p for p in reference["curve"] if p[2] > bar and p[1] <= reference["budget"]), None
+            )
+            lines.append(
+                f"- {reference['architecture']} "
+                + (
+                    f"exceeded it after {passed[1]:.0f} CPU s ({passed[2]:.1%})."
+                    if passed
+                    else f"did not exceed it within the budget (best {reference['best_within_budget']:.1%})."
+                )
+            )
     for reference in ours:
         name = reference["architecture"]
         if math.isnan(reference["seconds_to_target"]):
             lines.append(f"- {name} did not reach {target:.0%} within the budget.")
             continue
-        faster = [r["architecture"] for r in papers
-                  if not math.isnan(r["seconds_to_target"]) and r["seconds_to_target"] <= reference["seconds_to_target"]]
+        faster = [
+            r["architecture"]
+            for r in papers
+            if not math.isnan(r["seconds_to_target"])
+            and r["seconds_to_target"] <= reference["seconds_to_target"]
+        ]
         if faster:
-            lines.append(f"- {name} reached {target:.0%} in {reference['seconds_to_target']:.0f} CPU s; "
-                         f"paper models as fast or faster: {', '.join(faster)}.")
+            lines.append(
+                f"- {name} reached {target:.0%} in {reference['seconds_to_target']:.0f} CPU s; "
+                f"paper models as fast or faster: {', '.join(faster)}."
+            )
         else:
-            lines.append(f"- {name} reached {target:.0%} in {reference['seconds_to_target']:.0f} CPU s, before every "
-                         f"fine-label paper model in this run ({len(papers)}).")
+            lines.append(
+                f"- {name} reached {target:.0%} in {reference['seconds_to_target']:.0f} CPU s, before every "
+                f"fine-label paper model in this run ({len(papers)})."
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--architectures", help="comma-separated namespaces (default: every architecture)")
-    parser.add_argument("--budget-cpu-seconds", type=float, default=300.0, help="CPU seconds per architecture (default 300)")
-    parser.add_argument("--train-per-class", type=int, default=40, help="synthetic training images per class (default 40)")
-    parser.add_argument("--test-per-class", type=int, default=10, help="synthetic test images per class (default 10)")
+    parser.add_argument(
+        "--architectures", help="comma-separated namespaces (default: every architecture)"
+    )
+    parser.add_argument(
+        "--budget-cpu-seconds",
+        type=float,
+        default=300.0,
+        help="CPU seconds per architecture (default 300)",
+    )
+    parser.add_argument(
+        "--train-per-class",
+        type=int,
+        default=40,
+        help="synthetic training images per class (default 40)",
+    )
+    parser.add_argument(
+        "--test-per-class",
+        type=int,
+        default=10,
+        help="synthetic test images per class (default 10)",
+    )
     parser.add_argument("--target", type=float, default=0.5, help="accuracy to time (default 0.5)")
-    parser.add_argument("--set", action="append", default=[], metavar="NS.model|train.KEY=VALUE",
-                        help="override a recipe value for this run (repeatable), e.g. resnet9_fast.train.batch_size=128")
-    parser.add_argument("--no-variants", action="store_true", help=f"leave out the extra rows {[v[0] for v in VARIANTS]}")
-    parser.add_argument("--quick", action="store_true", help="--budget-cpu-seconds 90 --train-per-class 20 --test-per-class 5")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NS.model|train.KEY=VALUE",
+        help="override a recipe value for this run (repeatable), e.g. resnet9_fast.train.batch_size=128",
+    )
+    parser.add_argument(
+        "--no-variants",
+        action="store_true",
+        help=f"leave out the extra rows {[v[0] for v in VARIANTS]}",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="--budget-cpu-seconds 90 --train-per-class 20 --test-per-class 5",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.budget_cpu_seconds, args.train_per_class, args.test_per_class = 90.0, 20, 5
-    if args.budget_cpu_seconds <= 0 or min(args.train_per_class, args.test_per_class) < 1 or not 0 < args.target <= 1:
+    if (
+        args.budget_cpu_seconds <= 0
+        or min(args.train_per_class, args.test_per_class) < 1
+        or not 0 < args.target <= 1
+    ):
         parser.error("--budget-cpu-seconds must be > 0, images per class ≥ 1, --target in (0, 1]")
     names = args.architectures.split(",") if args.architectures else None
     recipes = architecture_recipes(names, overrides=args.set)
     if not args.no_variants:
         for label, namespace, overrides in VARIANTS:
             if namespace in recipes:
-                variant = architecture_recipes([namespace], overrides=[f"{namespace}.{o}" for o in overrides])
+                variant = architecture_recipes(
+                    [namespace], overrides=[f"{namespace}.{o}" for o in overrides]
+                )
                 recipes[label] = variant[namespace]
     train = synthetic_split(args.train_per_class, seed=0)
     test = synthetic_split(args.test_per_class, seed=1)
     print(f"## Accuracy after a fixed CPU budget (synthetic data)\n\n{hardware_line()}\n")
-    print(f"Synthetic CIFAR-100 stand-in: {len(train['images'])} training / {len(test['images'])} test images; "
-          f"budget {args.budget_cpu_seconds:.0f} CPU s per architecture (evaluation excluded); target {args.target:.0%}."
-          + (f" Overrides: {', '.join(args.set)}." if args.set else "") + "\n")
-    rows = [run_architecture(n, r, train, test, args.budget_cpu_seconds, args.target) for n, r in recipes.items()]
+    print(
+        f"Synthetic CIFAR-100 stand-in: {len(train['images'])} training / {len(test['images'])} test images; "
+        f"budget {args.budget_cpu_seconds:.0f} CPU s per architecture (evaluation excluded); target {args.target:.0%}."
+        + (f" Overrides: {', '.join(args.set)}." if args.set else "")
+        + "\n"
+    )
+    rows = [
+        run_architecture(n, r, train, test, args.budget_cpu_seconds, args.target)
+        for n, r in recipes.items()
+    ]
     print(table(rows, args.target))
     print("\n" + verdict(rows, args.target))
     return rows

@@ -55,7 +55,12 @@ def hardware_line() -> str:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    gpu_text = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) or "none"
+    gpu_text = (
+        ", ".join(
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        )
+        or "none"
+    )
     try:
         load = "load avg {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
     except OSError:
@@ -72,7 +77,9 @@ def load_parameters(env: str | None = None) -> dict[str, Any]:
     from kedro.config import OmegaConfigLoader
 
     loader = OmegaConfigLoader(
-        conf_source=str(CONF), base_env="base", default_run_env=env or "base",
+        conf_source=str(CONF),
+        base_env="base",
+        default_run_env=env or "base",
         merge_strategy={"parameters": "soft"},
     )
     return loader["parameters"]
@@ -100,7 +107,9 @@ def apply_overrides(recipes: dict[str, dict[str, Any]], overrides: Iterable[str]
         if not sep or len(path) < 3 or path[1] not in ("model", "train"):
             raise SystemExit(f"--set {item!r}: expected NAMESPACE.model|train.KEY=VALUE")
         if path[0] not in recipes:
-            raise SystemExit(f"--set {item!r}: {path[0]!r} is not among the benchmarked architectures")
+            raise SystemExit(
+                f"--set {item!r}: {path[0]!r} is not among the benchmarked architectures"
+            )
         node = recipes[path[0]]
         node[path[1]] = copy.deepcopy(node[path[1]])
         node = node[path[1]]
@@ -132,7 +141,10 @@ def architecture_recipes(
             f"no recipe in conf/ for architecture(s) {unknown}; known: {sorted(default)}"
         )
     recipes = {
-        name: {"model": offline_model_params(parameters[name]["model"]), "train": dict(parameters[name]["train"])}
+        name: {
+            "model": offline_model_params(parameters[name]["model"]),
+            "train": dict(parameters[name]["train"]),
+        }
         for name in wanted
     }
     apply_overrides(recipes, overrides)
@@ -159,13 +171,20 @@ def synthetic_split(images_per_class: int, seed: int) -> dict[str, np.ndarray]:
     data = np.asarray(payload[b"data"], dtype=np.uint8)
     images = data.reshape(len(data), 3, 32, 32).transpose(0, 2, 3, 1).copy()
     fine = np.asarray(payload[b"fine_labels"], dtype=np.int64)
-    return {"images": images, "fine": fine, "coarse": np.asarray(FINE_TO_COARSE)[fine].astype(np.int64)}
+    return {
+        "images": images,
+        "fine": fine,
+        "coarse": np.asarray(FINE_TO_COARSE)[fine].astype(np.int64),
+    }
 
 
 def normalization_stats(split: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """Per-channel mean/std (0-255 scale), as data_processing computes them."""
     images = split["images"].astype(np.float64)
-    return {"mean": images.mean(axis=(0, 1, 2)).tolist(), "std": images.std(axis=(0, 1, 2)).tolist()}
+    return {
+        "mean": images.mean(axis=(0, 1, 2)).tolist(),
+        "std": images.std(axis=(0, 1, 2)).tolist(),
+    }
 
 
 def num_classes_for(train_params: dict[str, Any]) -> int:
@@ -174,7 +193,11 @@ def num_classes_for(train_params: dict[str, Any]) -> int:
 
 # ----------------------------------------------------------------------------- models
 def compile_like_engine(
-    model, train_params: dict[str, Any], total_steps: int, num_classes: int, where: str = "benchmark",
+    model,
+    train_params: dict[str, Any],
+    total_steps: int,
+    num_classes: int,
+    where: str = "benchmark",
     steps_per_execution: int | None = None,
 ):
     """Compile ``model`` with the recipe's optimiser, schedule and loss, as ``fit_model`` does
@@ -193,7 +216,9 @@ def compile_like_engine(
         else keras.losses.SparseCategoricalCrossentropy()
     )
     model.compile(
-        optimizer=make_optimizer(settings.optimizer, lr, where), loss=loss, metrics=["accuracy"],
+        optimizer=make_optimizer(settings.optimizer, lr, where),
+        loss=loss,
+        metrics=["accuracy"],
         steps_per_execution=int(steps_per_execution or settings.steps_per_execution),
     )
     return model, settings.one_hot
@@ -204,7 +229,13 @@ def engine_placement(recipe: dict[str, Any], placement: str | None = None) -> st
     return placement or train_settings(recipe).augmentation_placement
 
 
-def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int, seed: int = 0, placement: str | None = None):
+def engine_model(
+    recipe: dict[str, Any],
+    stats: dict[str, Any],
+    total_steps: int,
+    seed: int = 0,
+    placement: str | None = None,
+):
     """``uint8 → normalisation → [augmentation, when placed in the model] → body``, compiled:
     the engine's model."""
     from cifar100_kedro.models import build_model
@@ -216,7 +247,11 @@ def engine_model(recipe: dict[str, Any], stats: dict[str, Any], total_steps: int
     body = build_model(recipe["model"]["builder"], num_classes=classes, **hyper)
     in_model = engine_placement(recipe, placement) == "model"
     model = assemble_model(
-        body, settings.normalization, stats, settings.augmentation if in_model else None, seed=seed,
+        body,
+        settings.normalization,
+        stats,
+        settings.augmentation if in_model else None,
+        seed=seed,
     )
     return compile_like_engine(model, recipe["train"], total_steps, classes)
 
@@ -267,11 +302,19 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         if isinstance(value, float):
             if math.isnan(value):
                 return "n/a"
-            return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+            return (
+                f"{value:,.0f}"
+                if abs(value) >= 100
+                else f"{value:.3g}"
+                if abs(value) < 1
+                else f"{value:.2f}"
+            )
         return str(value)
 
     text = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text)) if text else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in text)) if text else len(h) for i, h in enumerate(headers)
+    ]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"]
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in text]

@@ -76,7 +76,9 @@ PROJECT = textwrap.dedent(
 def _run(code: str, arg: str) -> dict:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "KEDRO_LOGGING_CONFIG": ""}
     env.pop("KEDRO_LOGGING_CONFIG")
-    out = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg], capture_output=True, text=True, env=env, check=False
+    )
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -100,7 +102,11 @@ def _bench_project(archive: Path, workdir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", type=Path, help="a CIFAR-100 python archive (default: generate a full-size synthetic one)")
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        help="a CIFAR-100 python archive (default: generate a full-size synthetic one)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 repeat")
     args = parser.parse_args(argv)
@@ -137,12 +143,21 @@ def main(argv: list[str] | None = None) -> dict:
     result["run_time_ratio"] = result["project_run_seconds"] / result["reference_seconds"]
     result["cpu_ratio"] = result["project_cpu_seconds"] / result["reference_cpu_seconds"]
     result["rss_ratio"] = result["project_peak_rss_mb"] / result["reference_peak_rss_mb"]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"archive: {archive} ({result['images']} images), best of {repeats}")
     print(f"{'':34}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>14}")
-    for label, key in (("reference (keras load_data)", "reference"), ("project (data_processing)", "project")):
-        print(f"{label:34}{result[key + '_seconds']:10.2f}{result[key + '_cpu_seconds']:10.2f}{result[key + '_peak_rss_mb']:14.0f}")
-    print(f"{'ratio (target ≤1.5 time, ≤2 RSS)':34}{result['time_ratio']:10.2f}{result['cpu_ratio']:10.2f}{result['rss_ratio']:14.2f}")
+    for label, key in (
+        ("reference (keras load_data)", "reference"),
+        ("project (data_processing)", "project"),
+    ):
+        print(
+            f"{label:34}{result[key + '_seconds']:10.2f}{result[key + '_cpu_seconds']:10.2f}{result[key + '_peak_rss_mb']:14.0f}"
+        )
+    print(
+        f"{'ratio (target ≤1.5 time, ≤2 RSS)':34}{result['time_ratio']:10.2f}{result['cpu_ratio']:10.2f}{result['rss_ratio']:14.2f}"
+    )
     print(
         f"{'project, pipeline run only':34}{result['project_run_seconds']:10.2f}"
         f"   → {result['run_time_ratio']:.2f}× the reference (without starting the KedroSession)"

@@ -47,11 +47,15 @@ def paper_style_inputs(images, normalization: str, stats: dict[str, Any]):
     if normalization == "center":
         return x - np.asarray(stats["mean"], dtype=np.float32)
     if normalization == "standardize":
-        return (x - np.asarray(stats["mean"], dtype=np.float32)) / np.asarray(stats["std"], dtype=np.float32)
+        return (x - np.asarray(stats["mean"], dtype=np.float32)) / np.asarray(
+            stats["std"], dtype=np.float32
+        )
     return x
 
 
-def measure_architecture(name: str, recipe: dict[str, Any], images: int, batch_size: int, rounds: int) -> dict[str, Any]:
+def measure_architecture(
+    name: str, recipe: dict[str, Any], images: int, batch_size: int, rounds: int
+) -> dict[str, Any]:
     import keras
     import numpy as np
 
@@ -69,7 +73,9 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, batch_s
     body = build_model(recipe["model"]["builder"], num_classes=num_classes_for(train), **hyper)
     # Trace every path once outside the timing.
     model.predict(x[:batch_size], batch_size=batch_size, verbose=0)
-    body.predict(paper_style_inputs(x[:batch_size], normalization, stats), batch_size=batch_size, verbose=0)
+    body.predict(
+        paper_style_inputs(x[:batch_size], normalization, stats), batch_size=batch_size, verbose=0
+    )
 
     def engine() -> Timer:
         with Timer() as timer:
@@ -78,7 +84,9 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, batch_s
 
     def paper() -> Timer:
         with Timer() as timer:
-            body.predict(paper_style_inputs(x, normalization, stats), batch_size=batch_size, verbose=0)
+            body.predict(
+                paper_style_inputs(x, normalization, stats), batch_size=batch_size, verbose=0
+            )
         return timer
 
     def tta() -> Timer:
@@ -100,10 +108,25 @@ def measure_architecture(name: str, recipe: dict[str, Any], images: int, batch_s
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    headers = ["architecture", "engine img/s", "cores used", "paper-style img/s", "engine / paper-style",
-               "flip-TTA img/s", "TTA cost (×)"]
+    headers = [
+        "architecture",
+        "engine img/s",
+        "cores used",
+        "paper-style img/s",
+        "engine / paper-style",
+        "flip-TTA img/s",
+        "TTA cost (×)",
+    ]
     body = [
-        [r["architecture"], r["engine_ips"], r["cores"], r["paper_ips"], r["engine_vs_paper"], r["tta_ips"], r["tta_cost"]]
+        [
+            r["architecture"],
+            r["engine_ips"],
+            r["cores"],
+            r["paper_ips"],
+            r["engine_vs_paper"],
+            r["tta_ips"],
+            r["tta_cost"],
+        ]
         for r in rows
     ]
     return format_table(headers, body)
@@ -111,10 +134,21 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--architectures", help="comma-separated namespaces (default: every architecture)")
-    parser.add_argument("--images", type=int, default=2048, help="test images per timed round (default 2048)")
-    parser.add_argument("--batch-size", type=int, default=256, help="prediction batch size (default 256, as reporting)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the fastest counts (default 2)")
+    parser.add_argument(
+        "--architectures", help="comma-separated namespaces (default: every architecture)"
+    )
+    parser.add_argument(
+        "--images", type=int, default=2048, help="test images per timed round (default 2048)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=256,
+        help="prediction batch size (default 256, as reporting)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved rounds; the fastest counts (default 2)"
+    )
     parser.add_argument("--quick", action="store_true", help="--images 1024 --rounds 2")
     args = parser.parse_args(argv)
     if args.quick:
@@ -124,8 +158,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     names = args.architectures.split(",") if args.architectures else None
     recipes = architecture_recipes(names)
     print(f"## Evaluation throughput\n\n{hardware_line()}\n")
-    print(f"{args.images} random 32×32 images, batch {args.batch_size}, best of {args.rounds} interleaved round(s).\n")
-    rows = [measure_architecture(n, r, args.images, args.batch_size, args.rounds) for n, r in recipes.items()]
+    print(
+        f"{args.images} random 32×32 images, batch {args.batch_size}, best of {args.rounds} interleaved round(s).\n"
+    )
+    rows = [
+        measure_architecture(n, r, args.images, args.batch_size, args.rounds)
+        for n, r in recipes.items()
+    ]
     print(table(rows))
     return rows
 

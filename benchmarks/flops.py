@@ -42,7 +42,9 @@ def forward_flops(model) -> int:
 
     frozen = convert_variables_to_constants_v2(tf.function(forward).get_concrete_function(spec))
     options = (
-        tf.compat.v1.profiler.ProfileOptionBuilder(tf.compat.v1.profiler.ProfileOptionBuilder.float_operation())
+        tf.compat.v1.profiler.ProfileOptionBuilder(
+            tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        )
         .with_empty_output()
         .build()
     )
@@ -61,25 +63,39 @@ def measure(names: list[str] | None = None) -> list[dict]:
         log(f"[flops] {name}")
         keras.backend.clear_session()
         hyper = {k: v for k, v in recipe["model"].items() if k != "builder"}
-        body = build_model(recipe["model"]["builder"], num_classes=num_classes_for(recipe["train"]), **hyper)
+        body = build_model(
+            recipe["model"]["builder"], num_classes=num_classes_for(recipe["train"]), **hyper
+        )
         flops = forward_flops(body)
-        rows.append({
-            "architecture": name,
-            "builder": recipe["model"]["builder"],
-            "trainable_params": count_params(body.trainable_weights),
-            "forward_gflops": flops / 1e9,
-            "train_tflop_per_epoch": 3 * flops * REAL_TRAIN_IMAGES / 1e12,
-        })
+        rows.append(
+            {
+                "architecture": name,
+                "builder": recipe["model"]["builder"],
+                "trainable_params": count_params(body.trainable_weights),
+                "forward_gflops": flops / 1e9,
+                "train_tflop_per_epoch": 3 * flops * REAL_TRAIN_IMAGES / 1e12,
+            }
+        )
     return rows
 
 
 def table(rows: list[dict]) -> str:
     reference = next((r["forward_gflops"] for r in rows if r["architecture"] == REFERENCE), None)
-    headers = ["architecture", "trainable params", "forward GFLOPs/image", f"× {REFERENCE}",
-               "training TFLOP/epoch (40k images, ≈3× fwd)"]
+    headers = [
+        "architecture",
+        "trainable params",
+        "forward GFLOPs/image",
+        f"× {REFERENCE}",
+        "training TFLOP/epoch (40k images, ≈3× fwd)",
+    ]
     body = [
-        [r["architecture"], f"{r['trainable_params']:,}", r["forward_gflops"],
-         r["forward_gflops"] / reference if reference else float("nan"), r["train_tflop_per_epoch"]]
+        [
+            r["architecture"],
+            f"{r['trainable_params']:,}",
+            r["forward_gflops"],
+            r["forward_gflops"] / reference if reference else float("nan"),
+            r["train_tflop_per_epoch"],
+        ]
         for r in rows
     ]
     return format_table(headers, body)
@@ -87,8 +103,12 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--architectures", help="comma-separated namespaces (default: every architecture)")
-    parser.add_argument("--quick", action="store_true", help="accepted for run_all; FLOPs are always exact")
+    parser.add_argument(
+        "--architectures", help="comma-separated namespaces (default: every architecture)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="accepted for run_all; FLOPs are always exact"
+    )
     args = parser.parse_args(argv)
     names = args.architectures.split(",") if args.architectures else None
     print(f"## FLOPs per image\n\n{hardware_line()}\n")

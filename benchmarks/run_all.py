@@ -29,10 +29,26 @@ from common import format_table, hardware_line
 
 # (name, title, script). Scripts by others are called the same way and may be absent.
 BENCHMARKS = (
-    ("data_pipeline", "Data pipeline: archive → arrays (vs keras.datasets-style loading)", "data_pipeline.py"),
-    ("training_throughput", "Training images/s per architecture (engine vs ImageDataGenerator)", "training_throughput.py"),
-    ("evaluation_throughput", "Evaluation images/s per architecture (and flip TTA)", "evaluation_throughput.py"),
-    ("fish_subset_vs_paper", "fish_subset pipeline vs the paper-style script", "fish_subset_vs_paper.py"),
+    (
+        "data_pipeline",
+        "Data pipeline: archive → arrays (vs keras.datasets-style loading)",
+        "data_pipeline.py",
+    ),
+    (
+        "training_throughput",
+        "Training images/s per architecture (engine vs ImageDataGenerator)",
+        "training_throughput.py",
+    ),
+    (
+        "evaluation_throughput",
+        "Evaluation images/s per architecture (and flip TTA)",
+        "evaluation_throughput.py",
+    ),
+    (
+        "fish_subset_vs_paper",
+        "fish_subset pipeline vs the paper-style script",
+        "fish_subset_vs_paper.py",
+    ),
     ("budget_accuracy", "Accuracy after a fixed CPU budget (synthetic data)", "budget_accuracy.py"),
     ("flops", "FLOPs per image and parameters", "flops.py"),
 )
@@ -45,7 +61,16 @@ README_START = "<!-- BENCHMARK-RESULTS:START -->"
 README_END = "<!-- BENCHMARK-RESULTS:END -->"
 # Small-size arguments for a script without its own ``--quick`` option (its documented smoke run).
 QUICK_FALLBACK = {
-    "fish_subset_vs_paper": ["--train-per-class", "10", "--test-per-class", "2", "--image-size", "32", "--epochs", "2"],
+    "fish_subset_vs_paper": [
+        "--train-per-class",
+        "10",
+        "--test-per-class",
+        "2",
+        "--image-size",
+        "32",
+        "--epochs",
+        "2",
+    ],
 }
 
 
@@ -79,28 +104,57 @@ def supports_quick(script: Path) -> bool:
 
 
 def run_one(
-    name: str, script: Path, quick: bool, architectures: str | None, timeout: float | None, env: dict[str, str] | None = None
+    name: str,
+    script: Path,
+    quick: bool,
+    architectures: str | None,
+    timeout: float | None,
+    env: dict[str, str] | None = None,
 ) -> dict:
     """Run one benchmark script; return its status, seconds and captured tables."""
     if not script.exists():
-        return {"name": name, "status": "not available", "seconds": 0.0, "output": f"(`{script.name}` is not in benchmarks/)"}
+        return {
+            "name": name,
+            "status": "not available",
+            "seconds": 0.0,
+            "output": f"(`{script.name}` is not in benchmarks/)",
+        }
     args = [sys.executable, str(script)]
     if quick:
         args += ["--quick"] if supports_quick(script) else QUICK_FALLBACK.get(name, [])
     if architectures and name in TAKES_ARCHITECTURES:
         args += ["--architectures", architectures]
-    print(f"\n>>> {' '.join(Path(a).name if a.endswith('.py') else a for a in args[1:])}", file=sys.stderr, flush=True)
+    print(
+        f"\n>>> {' '.join(Path(a).name if a.endswith('.py') else a for a in args[1:])}",
+        file=sys.stderr,
+        flush=True,
+    )
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            args, stdout=subprocess.PIPE, text=True, timeout=timeout, cwd=HERE.parent, env=env, check=False
+            args,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+            cwd=HERE.parent,
+            env=env,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return {"name": name, "status": f"timed out after {timeout:.0f} s", "seconds": time.perf_counter() - started,
-                "output": output}
+        return {
+            "name": name,
+            "status": f"timed out after {timeout:.0f} s",
+            "seconds": time.perf_counter() - started,
+            "output": output,
+        }
     status = "ok" if done.returncode == 0 else f"failed (exit {done.returncode})"
-    return {"name": name, "status": status, "seconds": time.perf_counter() - started, "output": done.stdout.strip()}
+    return {
+        "name": name,
+        "status": status,
+        "seconds": time.perf_counter() - started,
+        "output": done.stdout.strip(),
+    }
 
 
 def as_markdown(output: str) -> str:
@@ -132,7 +186,12 @@ def report(results: list[dict], quick: bool) -> str:
         summary,
     ]
     for result in results:
-        parts += ["", f"## {titles[result['name']]}", "", as_markdown(result["output"]) or "(no output)"]
+        parts += [
+            "",
+            f"## {titles[result['name']]}",
+            "",
+            as_markdown(result["output"]) or "(no output)",
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -143,10 +202,12 @@ def update_between_markers(path: Path, text: str) -> None:
     starts = [i for i, line in enumerate(lines) if line.strip() == README_START]
     ends = [i for i, line in enumerate(lines) if line.strip() == README_END]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
-        raise SystemExit(f"{path}: needs exactly one line {README_START} followed by one line {README_END}")
+        raise SystemExit(
+            f"{path}: needs exactly one line {README_START} followed by one line {README_END}"
+        )
     # Demote the report's headings by two levels to sit under the page's own "Results" section.
     body = ["##" + line if line.startswith("#") else line for line in text.strip().splitlines()]
-    updated = "\n".join(lines[: starts[0] + 1] + body + lines[ends[0]:]) + "\n"
+    updated = "\n".join(lines[: starts[0] + 1] + body + lines[ends[0] :]) + "\n"
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(updated, encoding="utf-8")
     temporary.replace(path)
@@ -155,13 +216,21 @@ def update_between_markers(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes in every benchmark")
-    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(n for n, _, _ in BENCHMARKS)}")
+    parser.add_argument(
+        "--only", help=f"comma-separated subset of: {', '.join(n for n, _, _ in BENCHMARKS)}"
+    )
     parser.add_argument("--skip", help="comma-separated benchmarks to leave out")
-    parser.add_argument("--architectures", help="comma-separated namespaces for the per-architecture benchmarks")
-    parser.add_argument("--timeout", type=float, help="seconds allowed per benchmark (default: none)")
+    parser.add_argument(
+        "--architectures", help="comma-separated namespaces for the per-architecture benchmarks"
+    )
+    parser.add_argument(
+        "--timeout", type=float, help="seconds allowed per benchmark (default: none)"
+    )
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     parser.add_argument(
-        "--update-readme", type=Path, metavar="FILE",
+        "--update-readme",
+        type=Path,
+        metavar="FILE",
         help=f"replace the text between {README_START} and {README_END} in this file "
         f"(the results block lives in {RESULTS_PAGE})",
     )
@@ -175,9 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_readme:  # fail before hours of benchmarks, not after
         if not args.update_readme.exists():
             parser.error(f"--update-readme: {args.update_readme} does not exist")
-        lines = [line.strip() for line in args.update_readme.read_text(encoding="utf-8").splitlines()]
+        lines = [
+            line.strip() for line in args.update_readme.read_text(encoding="utf-8").splitlines()
+        ]
         if lines.count(README_START) != 1 or lines.count(README_END) != 1:
-            parser.error(f"--update-readme: {args.update_readme} needs one line {README_START} and one line {README_END}")
+            parser.error(
+                f"--update-readme: {args.update_readme} needs one line {README_START} and one line {README_END}"
+            )
     with tempfile.TemporaryDirectory(prefix="benchmarks_") as workdir:
         env = child_environment(Path(workdir))
         results = [

@@ -59,7 +59,9 @@ from common import (
 BUDGET_MINUTES = 60
 
 
-def idg_arguments(augmentation: list[dict[str, Any]] | None, normalization: str) -> tuple[dict[str, Any], list[str]]:
+def idg_arguments(
+    augmentation: list[dict[str, Any]] | None, normalization: str
+) -> tuple[dict[str, Any], list[str]]:
     """ImageDataGenerator arguments closest to a recipe's augmentation + normalisation, and
     notes on what could not be matched exactly."""
     kwargs: dict[str, Any] = {}
@@ -88,7 +90,11 @@ def idg_arguments(augmentation: list[dict[str, Any]] | None, normalization: str)
             kwargs["shear_range"] = math.degrees(math.atan(span(step.get("x_factor", 0.0))))
             kwargs["fill_mode"] = step.get("fill_mode", "reflect")
         elif name == "random_brightness":
-            factor = span(step.get("factor", 0.0)) / 255.0 if span(step.get("factor", 0.0)) > 1 else span(step.get("factor", 0.0))
+            factor = (
+                span(step.get("factor", 0.0)) / 255.0
+                if span(step.get("factor", 0.0)) > 1
+                else span(step.get("factor", 0.0))
+            )
             kwargs["brightness_range"] = (1.0 - factor, 1.0 + factor)
         else:
             notes.append(f"{name} has no ImageDataGenerator equivalent (left out)")
@@ -115,20 +121,30 @@ def idg_model(recipe: dict[str, Any], total_steps: int):
     return compile_like_engine(body, recipe["train"], total_steps, classes, steps_per_execution=1)
 
 
-def engine_setup(recipe, stats, x, y, batch: int, classes: int, total_steps: int, placement: str | None = None):
+def engine_setup(
+    recipe, stats, x, y, batch: int, classes: int, total_steps: int, placement: str | None = None
+):
     """The engine's compiled model and its shuffled tf.data input over ``x``/``y``, traced."""
     from cifar100_kedro.training.inputs import make_dataset
 
     model, one_hot = engine_model(recipe, stats, total_steps, placement=placement)
     dataset = make_dataset(
-        x, y, batch, num_classes=classes, one_hot=one_hot, shuffle=True, seed=0,
+        x,
+        y,
+        batch,
+        num_classes=classes,
+        one_hot=one_hot,
+        shuffle=True,
+        seed=0,
         augment=engine_augmenter(recipe, placement=placement),
     )
     model.fit(dataset.take(1), verbose=0)  # compile and trace outside the timing
     return model, dataset, one_hot
 
 
-def calibrated_steps(recipe, stats, batch: int, classes: int, steps: int, min_seconds: float, max_images: int) -> int:
+def calibrated_steps(
+    recipe, stats, batch: int, classes: int, steps: int, min_seconds: float, max_images: int
+) -> int:
     """Steps per round so that a round of the engine lasts about ``min_seconds`` (at least
     ``steps``, at most ``max_images`` images): fixed costs of starting a ``fit`` (iterators,
     the shuffle buffer, IDG's worker) would otherwise dominate the rounds of the tiniest models."""
@@ -148,8 +164,13 @@ def calibrated_steps(recipe, stats, batch: int, classes: int, steps: int, min_se
 
 
 def measure_architecture(
-    name: str, recipe: dict[str, Any], images: int, rounds: int, with_idg: bool,
-    min_seconds: float = 0.0, max_images: int = 16384,
+    name: str,
+    recipe: dict[str, Any],
+    images: int,
+    rounds: int,
+    with_idg: bool,
+    min_seconds: float = 0.0,
+    max_images: int = 16384,
 ) -> dict[str, Any]:
     """Images/s of the engine and (optionally) the ImageDataGenerator feed for one recipe."""
     import keras
@@ -175,7 +196,9 @@ def measure_architecture(
     log(f"[training] {name}: batch {batch}, {steps} steps × {rounds} round(s), {where}")
 
     def engine_round_factory(placement: str) -> Any:
-        model, dataset, one_hot = engine_setup(recipe, stats, x, y, batch, classes, total_steps, placement)
+        model, dataset, one_hot = engine_setup(
+            recipe, stats, x, y, batch, classes, total_steps, placement
+        )
 
         def engine_round() -> Any:
             with Timer() as timer:
@@ -187,7 +210,9 @@ def measure_architecture(
     measures = {}
     measures["engine"], one_hot = engine_round_factory(placement)
     if train.get("augmentation"):
-        measures["other"], _ = engine_round_factory("model" if placement == "dataset" else "dataset")
+        measures["other"], _ = engine_round_factory(
+            "model" if placement == "dataset" else "dataset"
+        )
     notes: list[str] = []
     if with_idg:
         settings = train_settings(recipe, name)
@@ -213,12 +238,20 @@ def measure_architecture(
         def run() -> Any:
             rounds_seen[key].append(measure())
             return rounds_seen[key][-1]
+
         return run
 
     best = best_of(rounds, {key: recorded(key, measure) for key, measure in measures.items()})
     # Noise: how far each path's second-fastest round is from its fastest (the first round
     # can also pay one-off warm-up costs, so the slowest round would overstate it).
-    noise = max(sorted(t.wall for t in timers)[1] / min(t.wall for t in timers) - 1 for timers in rounds_seen.values()) if rounds > 1 else float("nan")
+    noise = (
+        max(
+            sorted(t.wall for t in timers)[1] / min(t.wall for t in timers) - 1
+            for timers in rounds_seen.values()
+        )
+        if rounds > 1
+        else float("nan")
+    )
     engine = best["engine"]
     engine_ips = count / engine.wall
     cpu_per_image = engine.cpu / count
@@ -232,7 +265,10 @@ def measure_architecture(
         "engine_cores": engine.cores,
         "cpu_ms_per_image": 1000 * cpu_per_image,
         "epochs_60min_measured": BUDGET_MINUTES * 60 * engine_ips / epoch_images,
-        "epochs_60min_free_cores": BUDGET_MINUTES * 60 * usable_cores() / (cpu_per_image * epoch_images),
+        "epochs_60min_free_cores": BUDGET_MINUTES
+        * 60
+        * usable_cores()
+        / (cpu_per_image * epoch_images),
         "idg_ips": float("nan"),
         "ratio": float("nan"),
         "cpu_ratio": float("nan"),
@@ -250,13 +286,37 @@ def measure_architecture(
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    headers = ["architecture", "batch", "augmentation in", "engine img/s", "cores used", "IDG img/s", "engine / IDG (wall)",
-               "engine / IDG (CPU)", "noise (2 best rounds)", "other placement img/s", "engine CPU ms/image",
-               f"epochs in {BUDGET_MINUTES} min (as measured)", f"epochs in {BUDGET_MINUTES} min ({usable_cores()} free cores)"]
+    headers = [
+        "architecture",
+        "batch",
+        "augmentation in",
+        "engine img/s",
+        "cores used",
+        "IDG img/s",
+        "engine / IDG (wall)",
+        "engine / IDG (CPU)",
+        "noise (2 best rounds)",
+        "other placement img/s",
+        "engine CPU ms/image",
+        f"epochs in {BUDGET_MINUTES} min (as measured)",
+        f"epochs in {BUDGET_MINUTES} min ({usable_cores()} free cores)",
+    ]
     body = [
-        [r["architecture"], r["batch"], r["placement"], r["engine_ips"], r["engine_cores"], r["idg_ips"], r["ratio"],
-         r["cpu_ratio"], f"{100 * r['noise']:.0f} %" if r["noise"] == r["noise"] else "n/a", r["other_ips"],
-         r["cpu_ms_per_image"], r["epochs_60min_measured"], r["epochs_60min_free_cores"]]
+        [
+            r["architecture"],
+            r["batch"],
+            r["placement"],
+            r["engine_ips"],
+            r["engine_cores"],
+            r["idg_ips"],
+            r["ratio"],
+            r["cpu_ratio"],
+            f"{100 * r['noise']:.0f} %" if r["noise"] == r["noise"] else "n/a",
+            r["other_ips"],
+            r["cpu_ms_per_image"],
+            r["epochs_60min_measured"],
+            r["epochs_60min_free_cores"],
+        ]
         for r in rows
     ]
     return format_table(headers, body)
@@ -264,14 +324,28 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--architectures", help="comma-separated namespaces (default: every architecture)")
-    parser.add_argument("--images", type=int, default=2048, help="training images per timed round (default 2048)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest counts (default 3)")
-    parser.add_argument("--min-seconds", type=float, default=3.0,
-                        help="grow a round (up to --max-images) until the engine needs about this long (default 3)")
-    parser.add_argument("--max-images", type=int, default=16384, help="images per round at most (default 16384)")
+    parser.add_argument(
+        "--architectures", help="comma-separated namespaces (default: every architecture)"
+    )
+    parser.add_argument(
+        "--images", type=int, default=2048, help="training images per timed round (default 2048)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; the fastest counts (default 3)"
+    )
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=3.0,
+        help="grow a round (up to --max-images) until the engine needs about this long (default 3)",
+    )
+    parser.add_argument(
+        "--max-images", type=int, default=16384, help="images per round at most (default 16384)"
+    )
     parser.add_argument("--no-idg", action="store_true", help="engine only")
-    parser.add_argument("--quick", action="store_true", help="--images 512 --rounds 2 --min-seconds 1.5")
+    parser.add_argument(
+        "--quick", action="store_true", help="--images 512 --rounds 2 --min-seconds 1.5"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.rounds, args.min_seconds = 512, 2, 1.5
@@ -280,30 +354,43 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     names = args.architectures.split(",") if args.architectures else None
     recipes = architecture_recipes(names)
     print(f"## Training throughput (engine vs ImageDataGenerator)\n\n{hardware_line()}\n")
-    print(f"≥{args.images} random 32×32 images per round (at least 2 batches; more for fast models, so that a "
-          f"round lasts ≈{args.min_seconds:g} s, up to {args.max_images}), best of {args.rounds} interleaved round(s), "
-          "each recipe's own batch size and steps per execution (IDG: one step per call, as Keras 2), float32.\n")
+    print(
+        f"≥{args.images} random 32×32 images per round (at least 2 batches; more for fast models, so that a "
+        f"round lasts ≈{args.min_seconds:g} s, up to {args.max_images}), best of {args.rounds} interleaved round(s), "
+        "each recipe's own batch size and steps per execution (IDG: one step per call, as Keras 2), float32.\n"
+    )
     rows = [
-        measure_architecture(n, r, args.images, args.rounds, not args.no_idg, args.min_seconds, args.max_images)
+        measure_architecture(
+            n, r, args.images, args.rounds, not args.no_idg, args.min_seconds, args.max_images
+        )
         for n, r in recipes.items()
     ]
     print(table(rows))
     slower = [r for r in rows if r["ratio"] == r["ratio"] and r["ratio"] < 1.0]
     if slower:
+
         def verdict(row: dict[str, Any]) -> str:
             if row["noise"] != row["noise"]:
                 return "one round: no noise estimate"
             inside = "within" if row["ratio"] >= 1 - row["noise"] else "OUTSIDE"
             return f"{inside} this row's {100 * row['noise']:.0f} % noise"
 
-        print("\nEngine / IDG below 1.0 (wall) for: " + ", ".join(
-            f"{r['architecture']} {r['ratio']:.2f} ({verdict(r)})" for r in slower))
+        print(
+            "\nEngine / IDG below 1.0 (wall) for: "
+            + ", ".join(f"{r['architecture']} {r['ratio']:.2f} ({verdict(r)})" for r in slower)
+        )
     else:
         print("\nEngine / IDG ≥ 1.0 (wall) for every architecture.")
-    busy = [r["architecture"] for r in rows if r["engine_cores"] < 0.75 * usable_cores() and r["cpu_ms_per_image"] > 1]
+    busy = [
+        r["architecture"]
+        for r in rows
+        if r["engine_cores"] < 0.75 * usable_cores() and r["cpu_ms_per_image"] > 1
+    ]
     if busy:
-        print(f"\nThe machine was busy (the engine used < 75 % of {usable_cores()} cores) for: {', '.join(busy)}; "
-              "their wall-time figures understate a free machine: compare the CPU-time columns.")
+        print(
+            f"\nThe machine was busy (the engine used < 75 % of {usable_cores()} cores) for: {', '.join(busy)}; "
+            "their wall-time figures understate a free machine: compare the CPU-time columns."
+        )
     notes = sorted({f"{r['architecture']}: {note}" for r in rows for note in r["notes"]})
     if notes:
         print("\nImageDataGenerator mapping notes:\n" + "\n".join(f"- {n}" for n in notes))

@@ -35,7 +35,9 @@ def run_session(project: Path, pipeline_names: list[str], env: str = "test", **k
     cwd = os.getcwd()
     os.chdir(project)  # relative data/ paths in the catalog resolve against the project
     try:
-        with KedroSession.create(project_path=project, env=env, runtime_params=kwargs.pop("runtime_params", None)) as session:
+        with KedroSession.create(
+            project_path=project, env=env, runtime_params=kwargs.pop("runtime_params", None)
+        ) as session:
             return session.run(pipeline_names=pipeline_names, **kwargs)
     finally:
         os.chdir(cwd)

@@ -84,7 +84,9 @@ class Architecture:
             raise ValueError(f"{self.namespace}: task {self.task!r} not in {TASKS}")
         for figure in self.reported:
             if figure.split not in SPLITS:
-                raise ValueError(f"{self.namespace}: reported split {figure.split!r} not in {SPLITS}")
+                raise ValueError(
+                    f"{self.namespace}: reported split {figure.split!r} not in {SPLITS}"
+                )
         # A plain dict (a copy): a read-only proxy could not be pickled to runner processes.
         object.__setattr__(self, "extra_inputs", dict(self.extra_inputs))
 

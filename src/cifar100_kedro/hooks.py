@@ -36,7 +36,7 @@ class DeviceHooks:
 
             configure_device(params.get("device"))
         namespaces = {
-            name[len("params:"):].rsplit(".", 1)[0]
+            name[len("params:") :].rsplit(".", 1)[0]
             for name in pipeline.inputs()
             if name.startswith("params:") and name.endswith((".train", ".model"))
         }
@@ -47,5 +47,9 @@ class DeviceHooks:
             except KeyError:
                 task = "classification"
             parse_recipe(
-                namespace, recipe.get("model"), recipe.get("train"), params.get("training_run"), task
+                namespace,
+                recipe.get("model"),
+                recipe.get("train"),
+                params.get("training_run"),
+                task,
             )

@@ -61,15 +61,24 @@ def test_pickle_that_executes_code_is_refused_not_run(tmp_path):
     good = pickle.dumps(_meta(), protocol=2)
     archive = _tar_with(
         tmp_path / "evil.tar.gz",
-        {"cifar-100-python/meta": good, "cifar-100-python/train": evil, "cifar-100-python/test": good},
+        {
+            "cifar-100-python/meta": good,
+            "cifar-100-python/train": evil,
+            "cifar-100-python/test": good,
+        },
     )
-    with pytest.raises(CifarFormatError, match=r"evil.tar.gz:cifar-100-python/train: refused to unpickle 'posix.system'"):
+    with pytest.raises(
+        CifarFormatError,
+        match=r"evil.tar.gz:cifar-100-python/train: refused to unpickle 'posix.system'",
+    ):
         read_archive(archive)
     assert not marker.exists()
 
 
 def test_member_escaping_the_folder_is_refused(tmp_path):
-    archive = _tar_with(tmp_path / "escape.tar.gz", {"../../etc/evil": b"x", "cifar-100-python/meta": b""})
+    archive = _tar_with(
+        tmp_path / "escape.tar.gz", {"../../etc/evil": b"x", "cifar-100-python/meta": b""}
+    )
     with pytest.raises(CifarFormatError, match="escapes the archive folder"):
         read_archive(archive)
 
@@ -107,7 +116,11 @@ def test_corrupt_pickle_inside_valid_tar(tmp_path):
     good = pickle.dumps(_meta(), protocol=2)
     archive = _tar_with(
         tmp_path / "badpickle.tar.gz",
-        {"cifar-100-python/meta": good, "cifar-100-python/train": b"\x80\x02garbage", "cifar-100-python/test": good},
+        {
+            "cifar-100-python/meta": good,
+            "cifar-100-python/train": b"\x80\x02garbage",
+            "cifar-100-python/test": good,
+        },
     )
     with pytest.raises(CifarFormatError, match="cifar-100-python/train: not a readable pickle"):
         read_archive(archive)
@@ -120,11 +133,23 @@ def test_missing_file_is_file_not_found(tmp_path):
 
 def test_reads_plain_python2_style_pickles(tmp_path):
     """The official files are Python 2 pickles; keys and names come back as bytes."""
-    payload = {b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [3], b"coarse_labels": [1],
-               b"filenames": [b"x.png"], b"batch_label": b"training batch 1 of 1"}
+    payload = {
+        b"data": np.zeros((1, 3072), np.uint8),
+        b"fine_labels": [3],
+        b"coarse_labels": [1],
+        b"filenames": [b"x.png"],
+        b"batch_label": b"training batch 1 of 1",
+    }
     blob = pickle.dumps(payload, protocol=2)
     meta = pickle.dumps(_meta(), protocol=2)
-    archive = _tar_with(tmp_path / "py2.tar.gz", {"cifar-100-python/meta": meta, "cifar-100-python/train": blob, "cifar-100-python/test": blob})
+    archive = _tar_with(
+        tmp_path / "py2.tar.gz",
+        {
+            "cifar-100-python/meta": meta,
+            "cifar-100-python/train": blob,
+            "cifar-100-python/test": blob,
+        },
+    )
     assert read_archive(archive)["train"][b"fine_labels"] == [3]
     # and gzip.open sees a real gzip stream
     with gzip.open(archive) as handle:

@@ -6,7 +6,12 @@ import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
 from cifar100_kedro.data.cifar_format import read_archive
-from cifar100_kedro.data.labels import COARSE_LABEL_NAMES, FINE_LABEL_NAMES, FINE_TO_COARSE, SUPERCLASSES
+from cifar100_kedro.data.labels import (
+    COARSE_LABEL_NAMES,
+    FINE_LABEL_NAMES,
+    FINE_TO_COARSE,
+    SUPERCLASSES,
+)
 from cifar100_kedro.data.synthetic import generate_split, write_synthetic_archive
 
 
@@ -14,7 +19,9 @@ def test_real_label_names_and_mapping():
     assert len(FINE_LABEL_NAMES) == 100 and len(COARSE_LABEL_NAMES) == 20
     assert FINE_LABEL_NAMES[:3] == ("apple", "aquarium_fish", "baby")
     # Spot checks against the official meta file's order and mapping.
-    assert FINE_TO_COARSE[FINE_LABEL_NAMES.index("aquarium_fish")] == COARSE_LABEL_NAMES.index("fish")
+    assert FINE_TO_COARSE[FINE_LABEL_NAMES.index("aquarium_fish")] == COARSE_LABEL_NAMES.index(
+        "fish"
+    )
     assert COARSE_LABEL_NAMES[FINE_TO_COARSE[FINE_LABEL_NAMES.index("maple_tree")]] == "trees"
     assert FINE_TO_COARSE[:10].tolist() == [4, 1, 14, 8, 0, 6, 7, 7, 18, 3]
     assert all(len(members) == 5 for members in SUPERCLASSES.values())
@@ -41,6 +48,7 @@ def test_generation_is_deterministic_per_seed():
 
 def test_learnable_and_superclasses_easier_than_classes():
     """k-NN on 8×8 thumbnails beats chance by far, and superclasses are easier than classes."""
+
     def features(split):
         images = split[b"data"].reshape(-1, 3, 32, 32).astype(np.float32) / 255
         return images.reshape(-1, 3, 8, 4, 8, 4).mean(axis=(3, 5)).reshape(len(images), -1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,9 @@ def test_numpy_dataset_round_trip_without_pickle(tmp_path):
     dataset.save(arrays)
     loaded = dataset.load()
     assert loaded.keys() == arrays.keys()
-    assert all(np.array_equal(loaded[k], arrays[k]) and loaded[k].dtype == arrays[k].dtype for k in arrays)
+    assert all(
+        np.array_equal(loaded[k], arrays[k]) and loaded[k].dtype == arrays[k].dtype for k in arrays
+    )
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["arrays.npz"]
 
 
@@ -39,20 +40,30 @@ def test_numpy_dataset_rejects_non_dict(tmp_path):
 
 def test_synthetic_source_generates_once_and_regenerates_on_change(tmp_path):
     path = tmp_path / "cifar-100-python.tar.gz"
-    dataset = CIFAR100ArchiveDataset(str(path), source="synthetic", synthetic={"train_images_per_class": 2, "test_images_per_class": 1})
+    dataset = CIFAR100ArchiveDataset(
+        str(path),
+        source="synthetic",
+        synthetic={"train_images_per_class": 2, "test_images_per_class": 1},
+    )
     first = dataset.load()
     assert first["train"][b"data"].shape == (200, 3072) and first["path"] == str(path)
     stamp = path.stat().st_mtime_ns
     dataset.load()
     assert path.stat().st_mtime_ns == stamp  # reused
-    bigger = CIFAR100ArchiveDataset(str(path), source="synthetic", synthetic={"train_images_per_class": 3, "test_images_per_class": 1})
+    bigger = CIFAR100ArchiveDataset(
+        str(path),
+        source="synthetic",
+        synthetic={"train_images_per_class": 3, "test_images_per_class": 1},
+    )
     assert bigger.load()["train"][b"data"].shape == (300, 3072)
 
 
 def test_local_source_checks_md5_when_given(tmp_path):
     path = write_synthetic_archive(tmp_path / "mirror.tar.gz", 1, 1)
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    assert CIFAR100ArchiveDataset(str(path), source="local", md5=md5).load()["test"][b"data"].shape == (100, 3072)
+    assert CIFAR100ArchiveDataset(str(path), source="local", md5=md5).load()["test"][
+        b"data"
+    ].shape == (100, 3072)
     with pytest.raises(DatasetError, match="mirror.tar.gz: md5 is"):
         CIFAR100ArchiveDataset(str(path), source="local", md5="f" * 32).load()
 
@@ -86,7 +97,9 @@ def test_download_source_serves_a_generated_archive_from_localhost(tmp_path):
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/cifar-100-python.tar.gz"
         target = tmp_path / "raw" / "cifar-100-python.tar.gz"
-        dataset = CIFAR100ArchiveDataset(str(target), source="download", url=url, md5=hashlib.md5(blob).hexdigest())
+        dataset = CIFAR100ArchiveDataset(
+            str(target), source="download", url=url, md5=hashlib.md5(blob).hexdigest()
+        )
         assert dataset.load()["train"][b"data"].shape == (100, 3072)
         assert target.read_bytes() == blob
     finally:
@@ -101,12 +114,22 @@ def test_keras_model_dataset_round_trips_a_model_with_shear_augmentation(tmp_pat
     from cifar100_kedro.datasets import KerasModelDataset
     from cifar100_kedro.training.assembly import assemble_model
 
-    body = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
-    model = assemble_model(body, "rescale", None, [{"name": "random_shear", "x_factor": 0.2, "y_factor": 0.0}])
+    body = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model = assemble_model(
+        body, "rescale", None, [{"name": "random_shear", "x_factor": 0.2, "y_factor": 0.0}]
+    )
     images = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
     dataset = KerasModelDataset(filepath=str(tmp_path / "model.keras"))
     dataset.save(model)
     loaded = dataset.load()
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5
+    )
     shear = loaded.get_layer("augmentation").layers[0]
     assert type(shear).__name__ == "SymmetricRandomShear" and shear.get_config()["x_factor"] == 0.2

@@ -40,7 +40,9 @@ def paper_autoencoder() -> keras.Model:
 
 
 def test_the_three_builders_are_registered():
-    assert {"chakraborti_autoencoder", "chakraborti_t_arch1", "chakraborti_t_arch2"} <= set(BUILDERS)
+    assert {"chakraborti_autoencoder", "chakraborti_t_arch1", "chakraborti_t_arch2"} <= set(
+        BUILDERS
+    )
 
 
 def test_autoencoder_follows_section_3c_shapes(paper_autoencoder):
@@ -114,13 +116,17 @@ def test_transfer_models_follow_section_3d():
     assert tuple(dense) == TRANSFER_DENSE_UNITS == (1024, 512, 512, 256, 256)
     types = layer_types(model)
     assert types["Dropout"] == 5 and all(
-        layer.rate == pytest.approx(0.8) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+        layer.rate == pytest.approx(0.8)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dropout)
     )
     # Code → LeakyReLU feeds the first added layer; the output is Dense → LeakyReLU → softmax.
     assert model.get_layer("transfer_dense1").input.shape[-1] == 512
     assert [type(l).__name__ for l in model.layers[-3:]] == ["Dense", "LeakyReLU", "Softmax"]
     assert model.get_layer("output_dense").units == 100
-    probabilities = keras.ops.convert_to_numpy(model(np.zeros((2, 32, 32, 3), "float32"), training=False))
+    probabilities = keras.ops.convert_to_numpy(
+        model(np.zeros((2, 32, 32, 3), "float32"), training=False)
+    )
     assert probabilities.shape == (2, 100)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)
 
@@ -134,7 +140,9 @@ def test_transfer_encoder_layers_match_the_autoencoders_by_name_and_shape(builde
     weighted = [n for n in names if transfer.get_layer(n).weights]
     assert len(weighted) == 9  # 4 convolutions, 4 batch norms, the code layer
     for name in weighted:
-        assert [w.shape for w in transfer.get_layer(name).weights] == [w.shape for w in ae.get_layer(name).weights]
+        assert [w.shape for w in transfer.get_layer(name).weights] == [
+            w.shape for w in ae.get_layer(name).weights
+        ]
 
 
 def test_t_arch2_freezes_exactly_the_encoder():
@@ -145,17 +153,26 @@ def test_t_arch2_freezes_exactly_the_encoder():
     frozen = {layer.name for layer in arch2.layers if not layer.trainable}
     assert frozen == encoder
     head = [layer for layer in arch2.layers if layer.name not in encoder]
-    assert weight_count(arch2.trainable_weights) == weight_count(w for layer in head for w in layer.trainable_weights)
+    assert weight_count(arch2.trainable_weights) == weight_count(
+        w for layer in head for w in layer.trainable_weights
+    )
     # T_Arch1 trains everything but the batch norms' moving statistics.
     assert weight_count(arch1.non_trainable_weights) == weight_count(
-        w for layer in arch1.layers if isinstance(layer, keras.layers.BatchNormalization) for w in layer.non_trainable_weights
+        w
+        for layer in arch1.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for w in layer.non_trainable_weights
     )
 
 
 @pytest.mark.parametrize(
     ("builder", "hyper", "message"),
     [
-        ("chakraborti_autoencoder", {"encoder": {"tower_pool_strides": [2, 2]}}, "tower_pool_strides"),
+        (
+            "chakraborti_autoencoder",
+            {"encoder": {"tower_pool_strides": [2, 2]}},
+            "tower_pool_strides",
+        ),
         ("chakraborti_autoencoder", {"encoder": {"code_units": 100}}, "code_units"),
         ("chakraborti_autoencoder", {"encoder": {"filters": 3}}, "unknown keys"),
         ("chakraborti_autoencoder", {"encoder": {"stem_filters": 0}}, "stem_filters"),
@@ -174,5 +191,10 @@ def test_bad_hyperparameters_name_the_parameter(builder, hyper, message):
 def test_input_sides_must_allow_the_decoders_upsampling():
     with pytest.raises(ValueError, match="multiples of 4"):
         build_model("chakraborti_autoencoder", 0, input_shape=(30, 30, 3), encoder=TINY_ENCODER)
-    ae = build_model("chakraborti_autoencoder", 0, input_shape=(16, 16, 3), encoder={**TINY_ENCODER, "code_units": 16})
+    ae = build_model(
+        "chakraborti_autoencoder",
+        0,
+        input_shape=(16, 16, 3),
+        encoder={**TINY_ENCODER, "code_units": 16},
+    )
     assert tuple(ae.output.shape[1:]) == (16, 16, 3)

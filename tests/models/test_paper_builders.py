@@ -160,9 +160,7 @@ SMALL_MODELS = [
 def test_a_few_training_steps_lower_the_loss(builder, hyper):
     images, labels = _learnable_data()
     model = build_model(builder, 4, **hyper)
-    model.compile(
-        optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy"
-    )
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     before = model.evaluate(images, labels, batch_size=64, verbose=0)
     model.fit(images, labels, batch_size=16, epochs=5, shuffle=True, verbose=0)  # 20 steps
     after = model.evaluate(images, labels, batch_size=64, verbose=0)
@@ -204,9 +202,7 @@ def test_chakraborti_arch1_survives_valid_padding():
 
 
 def test_chavez_stage_6_loads_mobilenet_weights_from_a_local_file(tmp_path):
-    source = keras.applications.MobileNet(
-        input_shape=(32, 32, 3), include_top=False, weights=None
-    )
+    source = keras.applications.MobileNet(input_shape=(32, 32, 3), include_top=False, weights=None)
     path = tmp_path / "mobilenet_no_top.weights.h5"
     source.save_weights(path)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from cifar100_kedro.models import BUILDERS, build_model
 from cifar100_kedro import architectures
+from cifar100_kedro.models import BUILDERS, build_model
 from cifar100_kedro.training.assembly import assemble_model
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, validate_model_params, validate_train_params
@@ -36,7 +36,11 @@ def trainable_params(model: keras.Model) -> int:
 
 
 def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
 
 
 def recipe(env: str = "base") -> dict:
@@ -49,7 +53,9 @@ def test_registered_and_in_the_default_run():
     assert architectures.get("resnet9_fast") in architectures.default_training()
 
 
-@pytest.mark.parametrize(("num_classes", "expected"), [(10, RESNET9_PARAMS_10), (100, RESNET9_PARAMS_100)])
+@pytest.mark.parametrize(
+    ("num_classes", "expected"), [(10, RESNET9_PARAMS_10), (100, RESNET9_PARAMS_100)]
+)
 def test_default_is_pages_resnet9(num_classes, expected):
     model = build_model("resnet9_fast", num_classes=num_classes)
     assert trainable_params(model) == expected
@@ -73,18 +79,31 @@ def test_outputs_are_probabilities(num_classes):
 
 def test_width_and_depth_scale_the_network():
     narrow = build_model("resnet9_fast", num_classes=100, width=16)
-    assert [layer.filters for layer in weight_layers(narrow)[:-1]] == [16, 32, 32, 32, 64, 128, 128, 128]
+    assert [layer.filters for layer in weight_layers(narrow)[:-1]] == [
+        16,
+        32,
+        32,
+        32,
+        64,
+        128,
+        128,
+        128,
+    ]
     deep = build_model("resnet9_fast", num_classes=100, width=8, depth=2)
     # depth 2: blocks (2, 1, 2) → 1 + 3 + 2 × 5 convs + dense = 15 weight layers, 5 shortcuts
     assert len(weight_layers(deep)) == 15
     assert sum(isinstance(layer, keras.layers.Add) for layer in deep.layers) == 5
     # roughly quadratic in width
-    ratio = trainable_params(build_model("resnet9_fast", num_classes=100, width=32)) / trainable_params(narrow)
+    ratio = trainable_params(
+        build_model("resnet9_fast", num_classes=100, width=32)
+    ) / trainable_params(narrow)
     assert 3.5 < ratio < 4.1
 
 
 def test_options_change_the_head():
-    model = build_model("resnet9_fast", num_classes=10, width=8, pooling="avg", logit_scale=1.0, activation="gelu")
+    model = build_model(
+        "resnet9_fast", num_classes=10, width=8, pooling="avg", logit_scale=1.0, activation="gelu"
+    )
     assert isinstance(model.get_layer("global_pool"), keras.layers.GlobalAveragePooling2D)
     assert model.get_layer("logit_scale").scale == 1.0
     assert model.get_layer("prep_act").activation.__name__ == "gelu"
@@ -111,13 +130,19 @@ def test_bad_hyperparameters_name_the_parameter(hyper, message):
 
 def test_assembled_model_round_trips_through_keras_format(tmp_path):
     body = build_model("resnet9_fast", num_classes=5, width=8)
-    model = assemble_model(body, "standardize", {"mean": [100.0] * 3, "std": [50.0] * 3},
-                           recipe()["train"]["augmentation"])
+    model = assemble_model(
+        body,
+        "standardize",
+        {"mean": [100.0] * 3, "std": [50.0] * 3},
+        recipe()["train"]["augmentation"],
+    )
     images = np.random.default_rng(1).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)  # safe mode: no Lambda or custom layers needed
-    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5
+    )
 
 
 # ----------------------------------------------------------------------------- recipe
@@ -129,7 +154,11 @@ def test_conf_recipe_is_the_cited_one_and_valid():
     assert (params["model"]["width"], params["model"]["depth"]) == (64, 1)
     assert (train["epochs"], train["batch_size"]) == (24, 512)
     assert train["optimizer"] == {
-        "name": "sgd", "learning_rate": 0.4, "momentum": 0.9, "nesterov": True, "weight_decay": 5.0e-3,
+        "name": "sgd",
+        "learning_rate": 0.4,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 5.0e-3,
     }
     assert train["schedule"]["name"] == "one_cycle"
     assert train["schedule"]["warmup_fraction"] == pytest.approx(5 / 24, abs=1e-3)
@@ -162,22 +191,42 @@ def _colour_task(n_per_class: int, classes: int, seed: int) -> dict[str, np.ndar
     images = palette[labels][:, None, None, :] + rng.normal(0, 20, size=(len(labels), 32, 32, 3))
     images = np.clip(images, 0, 255).astype(np.uint8)
     order = rng.permutation(len(labels))
-    return {"images": images[order], "fine": labels[order].astype(np.int64), "coarse": labels[order] // 2}
+    return {
+        "images": images[order],
+        "fine": labels[order].astype(np.int64),
+        "coarse": labels[order] // 2,
+    }
 
 
 def _small_recipe(**changes) -> tuple[dict, dict]:
     params = recipe()
     model = {**params["model"], "width": 8}
-    train = {**params["train"], "batch_size": 32, "epochs": 6, "verbose": 0, "callbacks": {}, **changes}
+    train = {
+        **params["train"],
+        "batch_size": 32,
+        "epochs": 6,
+        "verbose": 0,
+        "callbacks": {},
+        **changes,
+    }
     return model, train
 
 
 def test_recipe_learns_through_the_engine(tmp_path):
     train, validation = _colour_task(20, 10, seed=0), _colour_task(6, 10, seed=1)
-    stats = {"mean": train["images"].mean(axis=(0, 1, 2)).tolist(), "std": train["images"].std(axis=(0, 1, 2)).tolist()}
+    stats = {
+        "mean": train["images"].mean(axis=(0, 1, 2)).tolist(),
+        "std": train["images"].std(axis=(0, 1, 2)).tolist(),
+    }
     model_params, train_params = _small_recipe()
     model, history, summary = fit_model(
-        train, validation, stats, model_params, train_params, architecture="resnet9_fast", work_dir=tmp_path / "work",
+        train,
+        validation,
+        stats,
+        model_params,
+        train_params,
+        architecture="resnet9_fast",
+        work_dir=tmp_path / "work",
     )
     assert summary["epochs_run"] == 6 and summary["tta"] is True
     # one-cycle: zero at the start, back near zero at the end
@@ -193,13 +242,23 @@ def test_time_budget_picks_epochs_and_epochs_stay_an_upper_bound(tmp_path):
     model_params, _ = _small_recipe()
     # A generous budget on 40 images fits far more than 2 epochs: the cap wins.
     _, _, capped = fit_model(
-        train, validation, stats, model_params, _small_recipe(epochs=2, time_budget_minutes=5)[1],
-        architecture="resnet9_fast", work_dir=tmp_path / "a",
+        train,
+        validation,
+        stats,
+        model_params,
+        _small_recipe(epochs=2, time_budget_minutes=5)[1],
+        architecture="resnet9_fast",
+        work_dir=tmp_path / "a",
     )
     assert capped["epochs_requested"] == 2
     # A budget far shorter than one epoch still trains one epoch (never zero).
     _, _, tiny = fit_model(
-        train, validation, stats, model_params, _small_recipe(epochs=None, time_budget_minutes=1e-6)[1],
-        architecture="resnet9_fast", work_dir=tmp_path / "b",
+        train,
+        validation,
+        stats,
+        model_params,
+        _small_recipe(epochs=None, time_budget_minutes=1e-6)[1],
+        architecture="resnet9_fast",
+        work_dir=tmp_path / "b",
     )
     assert tiny["epochs_requested"] == 1

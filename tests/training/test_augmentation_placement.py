@@ -20,7 +20,12 @@ KHANNA_AUGMENTATION = [
     {"name": "random_shear", "x_factor": 0.2, "y_factor": 0.0, "fill_mode": "nearest"},
     {"name": "random_zoom", "height_factor": 0.2, "fill_mode": "nearest"},
     {"name": "random_flip", "mode": "horizontal"},
-    {"name": "random_translation", "height_factor": 0.0, "width_factor": 0.1, "fill_mode": "nearest"},
+    {
+        "name": "random_translation",
+        "height_factor": 0.0,
+        "width_factor": 0.1,
+        "fill_mode": "nearest",
+    },
 ]
 STATS = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 55.0, 50.0]}
 
@@ -39,7 +44,9 @@ def test_dataset_augmenter_is_the_models_transform_in_pixel_space():
     assert np.mean(augmented.numpy() != images) > 0.5  # it really transformed the batch
 
     normalise = keras.Sequential(preprocessing_layers("standardize", STATS))
-    in_model = keras.Sequential(augmentation_layers(KHANNA_AUGMENTATION, seed=5))(normalise(images), training=True)
+    in_model = keras.Sequential(augmentation_layers(KHANNA_AUGMENTATION, seed=5))(
+        normalise(images), training=True
+    )
     in_dataset = normalise(augmented)
     # Rounding to uint8 moves a pixel by at most 0.5 grey levels = 0.5 / std after scaling.
     np.testing.assert_allclose(in_dataset.numpy(), in_model.numpy(), atol=0.5 / 50 + 1e-4)
@@ -54,14 +61,24 @@ def test_dataset_augmentation_differs_per_epoch_and_flips_only_flip():
     assert not np.array_equal(epochs[0], epochs[1])  # fresh draws every epoch
     for image, out in zip(images, epochs[0]):
         candidates = [image, image[:, ::-1], image[::-1], image[::-1, ::-1]]
-        assert any(np.array_equal(out, c) for c in candidates)  # exact: no interpolation, no rounding
+        assert any(
+            np.array_equal(out, c) for c in candidates
+        )  # exact: no interpolation, no rounding
     assert dataset_augmenter([], seed=1) is None
 
 
 @pytest.mark.parametrize("placement", ["model", "dataset"])
 def test_both_placements_train_and_save_the_same_inference_model(tmp_path, placement):
     recipe = {**RECIPE, "epochs": 2, "augmentation_placement": placement}
-    model, history, summary = fit_model(_tiny_data(), _tiny_data(seed=1), None, MODEL, recipe, architecture="arch", work_dir=tmp_path / "work")
+    model, history, summary = fit_model(
+        _tiny_data(),
+        _tiny_data(seed=1),
+        None,
+        MODEL,
+        recipe,
+        architecture="arch",
+        work_dir=tmp_path / "work",
+    )
     assert summary["augmentation_placement"] == placement
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     layer_names = [layer.name for layer in model.layers]
@@ -71,26 +88,46 @@ def test_both_placements_train_and_save_the_same_inference_model(tmp_path, place
     model.save(path)
     reloaded = keras.saving.load_model(path)
     images = _tiny_data(seed=2)["images"][:4]
-    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5
+    )
     assert reloaded.inputs[0].dtype == "uint8"
 
 
 def test_model_placement_is_the_default(tmp_path):
     recipe = {**RECIPE, "epochs": 1}
     assert "augmentation_placement" not in recipe
-    model, _, summary = fit_model(_tiny_data(), _tiny_data(seed=1), None, MODEL, recipe, architecture="arch", work_dir=tmp_path)
+    model, _, summary = fit_model(
+        _tiny_data(),
+        _tiny_data(seed=1),
+        None,
+        MODEL,
+        recipe,
+        architecture="arch",
+        work_dir=tmp_path,
+    )
     assert summary["augmentation_placement"] == "model"
     assert any(layer.name == "augmentation" for layer in model.layers)
 
 
 def test_recipe_without_augmentation_reports_none(tmp_path):
     recipe = {**RECIPE, "epochs": 1, "augmentation": []}
-    model, _, summary = fit_model(_tiny_data(), _tiny_data(seed=1), None, MODEL, recipe, architecture="arch", work_dir=tmp_path)
+    model, _, summary = fit_model(
+        _tiny_data(),
+        _tiny_data(seed=1),
+        None,
+        MODEL,
+        recipe,
+        architecture="arch",
+        work_dir=tmp_path,
+    )
     assert summary["augmentation_placement"] == "none"
     assert all(layer.name != "augmentation" for layer in model.layers)
 
 
 def test_assemble_model_without_augmentation_has_no_augmentation_block():
-    body = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    body = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)]
+    )
     model = assemble_model(body, "rescale", None, None)
     assert [layer.name for layer in model.layers if layer.name == "augmentation"] == []

@@ -43,16 +43,28 @@ def test_a_misspelt_train_key_fails_naming_it():
 
 
 def test_a_misspelt_model_hyperparameter_fails_naming_the_key_and_the_builders_arguments():
-    with pytest.raises(RecipeError, match=r"'arch.model.stag': builder 'chavez_progressive' has no such argument; its hyperparameters: .*stage"):
+    with pytest.raises(
+        RecipeError,
+        match=r"'arch.model.stag': builder 'chavez_progressive' has no such argument; its hyperparameters: .*stage",
+    ):
         parse_recipe("arch", {"builder": "chavez_progressive", "stag": 2}, TRAIN)
-    recipe = parse_recipe("arch", {"builder": "chavez_progressive", "stage": 2}, TRAIN, {"max_epochs": 1})
+    recipe = parse_recipe(
+        "arch", {"builder": "chavez_progressive", "stage": 2}, TRAIN, {"max_epochs": 1}
+    )
     assert recipe.builder == "chavez_progressive" and recipe.hyperparameters == {"stage": 2}
     assert recipe.train.epochs == 1
 
 
 def test_reconstruction_recipes_refuse_label_keys():
-    with pytest.raises(RecipeError, match=r"'autoencoder.train.label_mode': a reconstruction recipe has no labels"):
-        parse_recipe("autoencoder", {"builder": "chakraborti_autoencoder"}, {**TRAIN, "label_mode": "fine"}, task="reconstruction")
+    with pytest.raises(
+        RecipeError, match=r"'autoencoder.train.label_mode': a reconstruction recipe has no labels"
+    ):
+        parse_recipe(
+            "autoencoder",
+            {"builder": "chakraborti_autoencoder"},
+            {**TRAIN, "label_mode": "fine"},
+            task="reconstruction",
+        )
 
 
 def test_the_fingerprint_follows_what_changes_the_model():

@@ -29,7 +29,9 @@ def test_a_second_run_on_the_same_architecture_stops_naming_the_lock(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         data = _tiny_data()
-        with pytest.raises(RunFolderLocked, match=r"arch\.lock is held by process \d+: another run"):
+        with pytest.raises(
+            RunFolderLocked, match=r"arch\.lock is held by process \d+: another run"
+        ):
             fit_model(data, data, None, MODEL, RECIPE, architecture="arch", work_dir=folder)
     finally:
         holder.kill()

@@ -28,7 +28,7 @@ def test_averages_the_image_and_its_left_right_mirror():
     images = np.zeros((2, 4, 6, 3), dtype=np.uint8)
     images[0, :, 0] = 255  # bright left column: plain → (1, 0), mirror → (0, 1)
     images[1, 0, 1] = 255  # one bright left pixel
-    images[1, :, 5] = 10   # dim right column
+    images[1, :, 5] = 10  # dim right column
     model = RecordingModel()
     result = predict_with_flip_tta(model, images, batch_size=8)
     plain = model.predict(images, 8)
@@ -64,12 +64,18 @@ def test_with_a_keras_model_probabilities_and_mirror_invariance():
     np.testing.assert_allclose(result.sum(axis=1), 1.0, rtol=1e-5)
     # TTA of the mirrored images equals TTA of the originals, while plain predictions differ.
     mirrored = images[:, :, ::-1]
-    np.testing.assert_allclose(predict_with_flip_tta(model, mirrored, batch_size=3), result, atol=1e-6)
-    assert not np.allclose(model.predict(mirrored, verbose=0), model.predict(images, verbose=0), atol=1e-4)
+    np.testing.assert_allclose(
+        predict_with_flip_tta(model, mirrored, batch_size=3), result, atol=1e-6
+    )
+    assert not np.allclose(
+        model.predict(mirrored, verbose=0), model.predict(images, verbose=0), atol=1e-4
+    )
     # A left-right symmetric image gets its plain prediction back.
     symmetric = np.concatenate([images[:, :, :4], images[:, :, :4][:, :, ::-1]], axis=2)
     np.testing.assert_allclose(
-        predict_with_flip_tta(model, symmetric, batch_size=3), model.predict(symmetric, verbose=0), atol=1e-6
+        predict_with_flip_tta(model, symmetric, batch_size=3),
+        model.predict(symmetric, verbose=0),
+        atol=1e-6,
     )
 
 

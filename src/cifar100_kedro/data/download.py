@@ -90,7 +90,11 @@ def download_archive(
                     eta = (total - received) / (received / elapsed) if received and elapsed else 0
                     logger.info(
                         "  %5.1f%%  %.1f/%.1f MB  %.1f MB/s  ETA %.0fs",
-                        100 * fraction, received / 1e6, total / 1e6, rate, eta,
+                        100 * fraction,
+                        received / 1e6,
+                        total / 1e6,
+                        rate,
+                        eta,
                     )
                     next_report += 0.1
             if total and received != total:

@@ -43,7 +43,9 @@ def _palette(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return backgrounds * 255.0, foregrounds * 255.0
 
 
-def _pattern_masks(pattern: int, frequency: float, count: int, rng: np.random.Generator) -> np.ndarray:
+def _pattern_masks(
+    pattern: int, frequency: float, count: int, rng: np.random.Generator
+) -> np.ndarray:
     """``count`` soft masks (count×32×32, values in [0, 1]) of one pattern with random phase."""
     coords = np.arange(IMAGE_SIZE, dtype=np.float32)
     yy, xx = np.meshgrid(coords, coords, indexing="ij")
@@ -89,9 +91,7 @@ def _class_images(
     return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def generate_split(
-    images_per_class: int, seed: int, noise: float = 20.0
-) -> dict[bytes, object]:
+def generate_split(images_per_class: int, seed: int, noise: float = 20.0) -> dict[bytes, object]:
     """One split (``train`` or ``test`` pickle payload) with ``images_per_class`` per class."""
     if images_per_class < 1:
         raise ValueError(f"images_per_class must be at least 1, got {images_per_class}")

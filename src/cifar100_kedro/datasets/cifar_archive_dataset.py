@@ -69,7 +69,9 @@ class CIFAR100ArchiveDataset(AbstractDataset[None, dict[str, Any]]):
             stamp = self._filepath.with_name(self._filepath.name + ".synthetic.json")
             wanted = json.dumps(self._synthetic, sort_keys=True)
             if not (self._filepath.is_file() and stamp.is_file() and stamp.read_text() == wanted):
-                logger.info("Generating synthetic CIFAR-100 archive %s (%s)", self._filepath, wanted)
+                logger.info(
+                    "Generating synthetic CIFAR-100 archive %s (%s)", self._filepath, wanted
+                )
                 try:
                     write_synthetic_archive(self._filepath, **self._synthetic)
                 except TypeError as exc:

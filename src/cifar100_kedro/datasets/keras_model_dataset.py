@@ -13,7 +13,7 @@ class KerasModelDataset(TensorFlowModelDataset):
     schedules), so ``safe_mode`` loading works without ``custom_objects`` in the catalog."""
 
     def load(self) -> Any:
-        import cifar100_kedro.training.layers  # noqa: F401  (registers on import)
+        import cifar100_kedro.training.layers
         import cifar100_kedro.training.schedules  # noqa: F401
 
         return super().load()

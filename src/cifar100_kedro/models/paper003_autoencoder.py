@@ -96,7 +96,9 @@ def _same_side(side: int, stride: int) -> int:
     return -(-side // stride)
 
 
-def encoder_settings(encoder: Mapping[str, Any] | None, input_shape: Sequence[int]) -> dict[str, Any]:
+def encoder_settings(
+    encoder: Mapping[str, Any] | None, input_shape: Sequence[int]
+) -> dict[str, Any]:
     """The encoder hyperparameters (paper defaults + ``encoder``), validated against the input.
 
     Raises:
@@ -143,7 +145,9 @@ def _conv_relu_bn(x, layer: keras.layers.Layer, prefix: str, pool_strides: int |
     """conv → (max-pool) → ReLU → BN, the paper's order, with stable layer names."""
     x = layer(x)
     if pool_strides is not None:
-        x = keras.layers.MaxPooling2D(2, strides=pool_strides, padding="same", name=f"{prefix}_pool")(x)
+        x = keras.layers.MaxPooling2D(
+            2, strides=pool_strides, padding="same", name=f"{prefix}_pool"
+        )(x)
     x = keras.layers.ReLU(name=f"{prefix}_relu")(x)
     return keras.layers.BatchNormalization(name=f"{prefix}_bn")(x)
 
@@ -157,30 +161,60 @@ def encode(x, settings: Mapping[str, Any], l2: float, leaky_relu_slope: float):
     conv = keras.layers.Conv2D
     x = _conv_relu_bn(
         x,
-        conv(settings["stem_filters"], 3, strides=1, padding="same", kernel_regularizer=_regulariser(l2), name="encoder_stem_conv"),
+        conv(
+            settings["stem_filters"],
+            3,
+            strides=1,
+            padding="same",
+            kernel_regularizer=_regulariser(l2),
+            name="encoder_stem_conv",
+        ),
         "encoder_stem",
     )
     pool_3x3, pool_5x5 = settings["tower_pool_strides"]
     branch_3x3 = _conv_relu_bn(
         x,
-        conv(settings["tower_filters"], 3, strides=2, padding="same", kernel_regularizer=_regulariser(l2), name="encoder_tower_3x3_conv"),
+        conv(
+            settings["tower_filters"],
+            3,
+            strides=2,
+            padding="same",
+            kernel_regularizer=_regulariser(l2),
+            name="encoder_tower_3x3_conv",
+        ),
         "encoder_tower_3x3",
         pool_strides=pool_3x3,
     )
     branch_5x5 = _conv_relu_bn(
         x,
-        conv(settings["tower_filters"], 5, strides=1, padding="same", kernel_regularizer=_regulariser(l2), name="encoder_tower_5x5_conv"),
+        conv(
+            settings["tower_filters"],
+            5,
+            strides=1,
+            padding="same",
+            kernel_regularizer=_regulariser(l2),
+            name="encoder_tower_5x5_conv",
+        ),
         "encoder_tower_5x5",
         pool_strides=pool_5x5,
     )
     x = keras.layers.Concatenate(axis=-1, name="encoder_tower_concat")([branch_3x3, branch_5x5])
     x = _conv_relu_bn(
         x,
-        conv(settings["bottleneck_filters"], 3, strides=2, padding="same", kernel_regularizer=_regulariser(l2), name="encoder_bottleneck_conv"),
+        conv(
+            settings["bottleneck_filters"],
+            3,
+            strides=2,
+            padding="same",
+            kernel_regularizer=_regulariser(l2),
+            name="encoder_bottleneck_conv",
+        ),
         "encoder_bottleneck",
     )
     x = keras.layers.Flatten(name="encoder_flatten")(x)
-    x = keras.layers.Dense(settings["code_units"], kernel_regularizer=_regulariser(l2), name="code")(x)
+    x = keras.layers.Dense(
+        settings["code_units"], kernel_regularizer=_regulariser(l2), name="code"
+    )(x)
     return keras.layers.LeakyReLU(negative_slope=leaky_relu_slope, name="code_lrelu")(x)
 
 
@@ -237,7 +271,9 @@ def build_chakraborti_autoencoder(
     if not float(sparsity_l1) >= 0.0:
         raise ValueError(f"sparsity_l1 must be >= 0, got {sparsity_l1!r}")
     if output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}")
+        raise ValueError(
+            f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}"
+        )
     height, width, channels = (int(v) for v in input_shape)
     side_h, side_w = height // DECODER_UPSAMPLING, width // DECODER_UPSAMPLING
     if settings["code_units"] % (side_h * side_w):
@@ -252,16 +288,32 @@ def build_chakraborti_autoencoder(
     code = keras.layers.ActivityRegularization(l1=float(sparsity_l1), name="code_sparsity")(code)
 
     tconv = keras.layers.Conv2DTranspose
-    x = keras.layers.Reshape((side_h, side_w, settings["code_units"] // (side_h * side_w)), name="decoder_reshape")(code)
+    x = keras.layers.Reshape(
+        (side_h, side_w, settings["code_units"] // (side_h * side_w)), name="decoder_reshape"
+    )(code)
     x = _conv_relu_bn(
         x,
-        tconv(settings["bottleneck_filters"], 3, strides=1, padding="same", kernel_regularizer=_regulariser(l2), name="decoder_bottleneck_tconv"),
+        tconv(
+            settings["bottleneck_filters"],
+            3,
+            strides=1,
+            padding="same",
+            kernel_regularizer=_regulariser(l2),
+            name="decoder_bottleneck_tconv",
+        ),
         "decoder_bottleneck",
     )
     branches = [
         _conv_relu_bn(
             x,
-            tconv(settings["tower_filters"], 3, strides=2, padding="same", kernel_regularizer=_regulariser(l2), name=f"decoder_tower_{branch}_tconv"),
+            tconv(
+                settings["tower_filters"],
+                3,
+                strides=2,
+                padding="same",
+                kernel_regularizer=_regulariser(l2),
+                name=f"decoder_tower_{branch}_tconv",
+            ),
             f"decoder_tower_{branch}",
         )
         for branch in ("a", "b")
@@ -269,7 +321,14 @@ def build_chakraborti_autoencoder(
     x = keras.layers.Concatenate(axis=-1, name="decoder_tower_concat")(branches)
     x = _conv_relu_bn(
         x,
-        tconv(settings["stem_filters"], 5, strides=2, padding="same", kernel_regularizer=_regulariser(l2), name="decoder_stem_tconv"),
+        tconv(
+            settings["stem_filters"],
+            5,
+            strides=2,
+            padding="same",
+            kernel_regularizer=_regulariser(l2),
+            name="decoder_stem_tconv",
+        ),
         "decoder_stem",
     )
     x = tconv(
@@ -307,8 +366,12 @@ def _build_transfer(
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
     x = encode(inputs, settings, l2, leaky_relu_slope)
     for index, units in enumerate(dense_units, start=1):
-        x = keras.layers.Dense(units, kernel_regularizer=_regulariser(l2), name=f"transfer_dense{index}")(x)
-        x = keras.layers.LeakyReLU(negative_slope=leaky_relu_slope, name=f"transfer_dense{index}_lrelu")(x)
+        x = keras.layers.Dense(
+            units, kernel_regularizer=_regulariser(l2), name=f"transfer_dense{index}"
+        )(x)
+        x = keras.layers.LeakyReLU(
+            negative_slope=leaky_relu_slope, name=f"transfer_dense{index}_lrelu"
+        )(x)
         x = keras.layers.Dropout(dropout_rate, name=f"transfer_dense{index}_dropout")(x)
     x = keras.layers.Dense(num_classes, kernel_regularizer=_regulariser(l2), name="output_dense")(x)
     if output_leaky_relu:

@@ -24,28 +24,47 @@ from cifar100_kedro.models.registry import register_builder
 
 # PyTorch's default Conv2d/Linear initialisation (kaiming_uniform with a=√5, i.e.
 # U(±1/√fan_in)), which the cited PyTorch code uses; Keras' default would be Glorot.
-TORCH_DEFAULT_INIT = {"class_name": "VarianceScaling", "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
+TORCH_DEFAULT_INIT = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"},
+}
 POOLINGS = ("max", "avg")
 ACTIVATIONS = ("relu", "gelu", "elu", "silu")
 
 
-def _check(width: int, depth: int, logit_scale: float, pooling: str, activation: str,
-           batchnorm_momentum: float, batchnorm_epsilon: float, input_shape: tuple) -> None:
+def _check(
+    width: int,
+    depth: int,
+    logit_scale: float,
+    pooling: str,
+    activation: str,
+    batchnorm_momentum: float,
+    batchnorm_epsilon: float,
+    input_shape: tuple,
+) -> None:
     """Fail before building with a message naming the bad hyperparameter."""
     if not isinstance(width, int) or isinstance(width, bool) or width < 1:
         raise ValueError(f"resnet9_fast: 'width' must be a positive integer, got {width!r}")
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise ValueError(f"resnet9_fast: 'depth' must be a positive integer, got {depth!r}")
     if not isinstance(logit_scale, (int, float)) or logit_scale <= 0:
-        raise ValueError(f"resnet9_fast: 'logit_scale' must be a positive number, got {logit_scale!r}")
+        raise ValueError(
+            f"resnet9_fast: 'logit_scale' must be a positive number, got {logit_scale!r}"
+        )
     if pooling not in POOLINGS:
         raise ValueError(f"resnet9_fast: 'pooling' must be one of {POOLINGS}, got {pooling!r}")
     if activation not in ACTIVATIONS:
-        raise ValueError(f"resnet9_fast: 'activation' must be one of {ACTIVATIONS}, got {activation!r}")
+        raise ValueError(
+            f"resnet9_fast: 'activation' must be one of {ACTIVATIONS}, got {activation!r}"
+        )
     if not 0 <= batchnorm_momentum < 1:
-        raise ValueError(f"resnet9_fast: 'batchnorm_momentum' must be in [0, 1), got {batchnorm_momentum!r}")
+        raise ValueError(
+            f"resnet9_fast: 'batchnorm_momentum' must be in [0, 1), got {batchnorm_momentum!r}"
+        )
     if batchnorm_epsilon <= 0:
-        raise ValueError(f"resnet9_fast: 'batchnorm_epsilon' must be positive, got {batchnorm_epsilon!r}")
+        raise ValueError(
+            f"resnet9_fast: 'batchnorm_epsilon' must be positive, got {batchnorm_epsilon!r}"
+        )
     height, width_px = input_shape[0], input_shape[1]
     if height < 8 or width_px < 8:
         raise ValueError(
@@ -57,7 +76,11 @@ def _check(width: int, depth: int, logit_scale: float, pooling: str, activation:
 def _conv_bn(x, filters: int, pool: bool, label: str, hp: dict):
     """3×3 conv (no bias) → [2×2 max-pool] → batch norm → activation."""
     x = keras.layers.Conv2D(
-        filters, 3, padding="same", use_bias=False, kernel_initializer=TORCH_DEFAULT_INIT,
+        filters,
+        3,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=TORCH_DEFAULT_INIT,
         name=f"{label}_conv",
     )(x)
     if pool:
@@ -134,8 +157,21 @@ def build_resnet9_fast(
     Returns:
         The uncompiled ``keras.Model`` (softmax probabilities).
     """
-    _check(width, depth, logit_scale, pooling, activation, batchnorm_momentum, batchnorm_epsilon, input_shape)
-    hp = {"activation": activation, "batchnorm_momentum": batchnorm_momentum, "batchnorm_epsilon": batchnorm_epsilon}
+    _check(
+        width,
+        depth,
+        logit_scale,
+        pooling,
+        activation,
+        batchnorm_momentum,
+        batchnorm_epsilon,
+        input_shape,
+    )
+    hp = {
+        "activation": activation,
+        "batchnorm_momentum": batchnorm_momentum,
+        "batchnorm_epsilon": batchnorm_epsilon,
+    }
     inputs = keras.Input(shape=tuple(input_shape), name="normalized_image")
     x = _conv_bn(inputs, width, False, "prep", hp)
     for stage, blocks in enumerate((depth, depth - 1, depth), start=1):
@@ -143,9 +179,13 @@ def build_resnet9_fast(
         x = _conv_bn(x, filters, True, f"stage{stage}", hp)
         for block in range(blocks):
             x = _residual(x, filters, f"stage{stage}_res{block + 1}", hp)
-    pool = keras.layers.GlobalMaxPooling2D if pooling == "max" else keras.layers.GlobalAveragePooling2D
+    pool = (
+        keras.layers.GlobalMaxPooling2D if pooling == "max" else keras.layers.GlobalAveragePooling2D
+    )
     x = pool(name="global_pool")(x)
-    x = keras.layers.Dense(num_classes, use_bias=False, kernel_initializer=TORCH_DEFAULT_INIT, name="logits")(x)
+    x = keras.layers.Dense(
+        num_classes, use_bias=False, kernel_initializer=TORCH_DEFAULT_INIT, name="logits"
+    )(x)
     x = keras.layers.Rescaling(float(logit_scale), name="logit_scale")(x)
     outputs = keras.layers.Activation("softmax", name="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="resnet9_fast")

@@ -16,10 +16,17 @@ from cifar100_kedro.training import layers as project_layers
 from cifar100_kedro.training.recipe import AUGMENTATIONS, RecipeError
 
 # The preprocessing layer names ``preprocessing_layers`` gives each ``normalization`` mode.
-NORMALIZATION_LAYERS = {"rescale": "rescale", "standardize": "standardize", "center": "center", "to_float": "none"}
+NORMALIZATION_LAYERS = {
+    "rescale": "rescale",
+    "standardize": "standardize",
+    "center": "center",
+    "to_float": "none",
+}
 
 
-def preprocessing_layers(normalization: str, stats: dict[str, Any] | None) -> list[keras.layers.Layer]:
+def preprocessing_layers(
+    normalization: str, stats: dict[str, Any] | None
+) -> list[keras.layers.Layer]:
     """Cast and normalise uint8 images in the graph, as the recipe's ``normalization`` says.
 
     ``standardize``: per-channel (x - mean) / std from the training split; ``center``:
@@ -40,7 +47,12 @@ def preprocessing_layers(normalization: str, stats: dict[str, Any] | None) -> li
         if normalization == "standardize"
         else np.ones_like(mean)
     )
-    return [cast, keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name=normalization)]
+    return [
+        cast,
+        keras.layers.Normalization(
+            mean=mean.tolist(), variance=variance.tolist(), name=normalization
+        ),
+    ]
 
 
 def augmentation_layers(
@@ -92,11 +104,15 @@ def assemble_model(
     return keras.Model(inputs, outputs, name=name or body.name)
 
 
-def make_optimizer(optimizer: dict[str, Any], learning_rate, where: str) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    optimizer: dict[str, Any], learning_rate, where: str
+) -> keras.optimizers.Optimizer:
     """A Keras optimiser from ``{name, learning_rate, <keras arguments>}``."""
     kwargs = {k: v for k, v in optimizer.items() if k not in ("name", "learning_rate", "decay")}
     try:
-        return keras.optimizers.get({"class_name": optimizer["name"], "config": {"learning_rate": learning_rate, **kwargs}})
+        return keras.optimizers.get(
+            {"class_name": optimizer["name"], "config": {"learning_rate": learning_rate, **kwargs}}
+        )
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"parameter '{where}.optimizer': {exc}") from None
 

@@ -122,7 +122,9 @@ def _configure_process(settings: DeviceSettings) -> list:
         if settings.inter_op_threads:
             tf.config.threading.set_inter_op_parallelism_threads(settings.inter_op_threads)
     except RuntimeError as exc:
-        logger.warning("Device settings left as they were (TensorFlow already initialised): %s", exc)
+        logger.warning(
+            "Device settings left as they were (TensorFlow already initialised): %s", exc
+        )
         gpus = tf.config.list_physical_devices("GPU")
     return gpus
 
@@ -152,7 +154,11 @@ def runtime(settings: Mapping[str, Any] | DeviceSettings | None) -> DeviceRuntim
     cached = _RUNTIMES.get(settings)
     if cached is None:
         gpus = _configure_process(settings)
-        precision = "float32" if settings.mixed_precision in ("off", "float32") else settings.mixed_precision
+        precision = (
+            "float32"
+            if settings.mixed_precision in ("off", "float32")
+            else settings.mixed_precision
+        )
         if precision != "float32" and not gpus:
             logger.warning(
                 "device.mixed_precision=%s ignored: no GPU (mixed precision is slower on this CPU)",

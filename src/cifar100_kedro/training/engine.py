@@ -149,9 +149,13 @@ def fit_model(
         epochs = settings.epochs
         if settings.time_budget_minutes:
             budget_epochs = epochs_for_budget(
-                factory, data.train, data.validation, data.steps_per_epoch, settings.time_budget_minutes
+                factory,
+                data.train,
+                data.validation,
+                data.steps_per_epoch,
+                settings.time_budget_minutes,
             )
-            # ``epochs`` (when also given, e.g. capped by training_run.max_epochs) stays an upper bound.
+            # ``epochs`` (when given, e.g. capped by training_run.max_epochs) stays an upper bound.
             epochs = min(epochs, budget_epochs) if epochs else budget_epochs
             keras.utils.set_random_seed(seed)
         if not epochs:
@@ -164,7 +168,11 @@ def fit_model(
             EpochRecorder(folder.history_path, epochs, architecture, history_metrics),
             *(extra_callbacks or []),
         ]
-        augmented = f", augmentation in the {settings.augmentation_placement}" if settings.augmentation else ""
+        augmented = (
+            f", augmentation in the {settings.augmentation_placement}"
+            if settings.augmentation
+            else ""
+        )
         logger.info(
             "%s: training %s (%s): %d images, %d classes%s, batch %d, %d epochs, %s parameters%s%s",
             architecture, recipe.builder, task, data.train_images, data.num_classes,

@@ -255,6 +255,4 @@ def train_fold(
         name, scores["accuracy"], scores["loss"], summary["epochs_run"],
         summary["training_seconds"],
     )  # fmt: skip
-    return fold_record(
-        fold, fingerprint, scores, summary, train_images, len(held_out["images"])
-    )
+    return fold_record(fold, fingerprint, scores, summary, train_images, len(held_out["images"]))

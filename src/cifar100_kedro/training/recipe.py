@@ -141,7 +141,10 @@ def parse_train(
         _fail(where, "time_budget_minutes", f"must be a positive number, got {budget!r}")
     if max_epochs is not None:
         if not _positive_int(max_epochs):
-            raise RecipeError(f"parameter 'training_run.max_epochs' must be null or a positive integer, got {max_epochs!r}")
+            raise RecipeError(
+                "parameter 'training_run.max_epochs' must be null or a positive integer, "
+                f"got {max_epochs!r}"
+            )
         epochs = min(epochs, max_epochs) if epochs else max_epochs  # an upper bound on a budget
     if not _positive_int(train.get("batch_size")):
         _fail(where, "batch_size", f"must be a positive integer, got {train.get('batch_size')!r}")
@@ -149,12 +152,20 @@ def parse_train(
     if not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
         _fail(where, "label_smoothing", f"must be in [0, 1), got {smoothing!r}")
     if not isinstance(train.get("tta", False), bool):
-        _fail(where, "tta", f"must be true or false (flip test-time augmentation), got {train.get('tta')!r}")
+        _fail(
+            where,
+            "tta",
+            f"must be true or false (flip test-time augmentation), got {train.get('tta')!r}",
+        )
     optimizer = train.get("optimizer")
     if not isinstance(optimizer, Mapping) or "name" not in optimizer:
         _fail(where, "optimizer", "must be a mapping with a 'name'")
     if optimizer["name"] not in OPTIMIZERS:
-        _fail(where, "optimizer.name", f"unknown optimiser {optimizer['name']!r}; known: {', '.join(OPTIMIZERS)}")
+        _fail(
+            where,
+            "optimizer.name",
+            f"unknown optimiser {optimizer['name']!r}; known: {', '.join(OPTIMIZERS)}",
+        )
     lr = optimizer.get("learning_rate", 1e-3)
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
         _fail(where, "optimizer.learning_rate", f"must be a positive number, got {lr!r}")
@@ -167,7 +178,11 @@ def parse_train(
     for index, step in enumerate(augmentation):
         if not isinstance(step, Mapping) or step.get("name") not in AUGMENTATIONS:
             name = step.get("name") if isinstance(step, Mapping) else step
-            _fail(where, f"augmentation[{index}].name", f"unknown augmentation {name!r}; known: {', '.join(AUGMENTATIONS)}")
+            _fail(
+                where,
+                f"augmentation[{index}].name",
+                f"unknown augmentation {name!r}; known: {', '.join(AUGMENTATIONS)}",
+            )
     per_call = train.get("steps_per_execution", 1)
     if not _positive_int(per_call):
         _fail(where, "steps_per_execution", f"must be a positive integer, got {per_call!r}")
@@ -193,7 +208,9 @@ def parse_train(
         loss=_choice(train, where, "loss", LOSSES),
         label_smoothing=float(smoothing),
         augmentation=tuple(dict(step) for step in augmentation),
-        augmentation_placement=_choice(train, where, "augmentation_placement", AUGMENTATION_PLACEMENTS),
+        augmentation_placement=_choice(
+            train, where, "augmentation_placement", AUGMENTATION_PLACEMENTS
+        ),
         steps_per_execution=per_call,
         callbacks={k: v for k, v in callbacks.items()},
         seed=seed,

@@ -51,9 +51,9 @@ class RunFolder:
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
-    def __enter__(self) -> RunFolder:
+    def __enter__(self) -> RunFolder:  # noqa: PYI034  (a final class: Self adds nothing)
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.lock_path, "a+")  # noqa: SIM115  held until __exit__
+        handle = open(self.lock_path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -104,7 +104,9 @@ class RunFolder:
         has_backup = self.backup_dir.is_dir() and any(self.backup_dir.iterdir())
         resuming = resumable and has_backup and self._recorded_fingerprint() == self.fingerprint
         if has_backup and resumable and not resuming:
-            logger.warning("%s: recipe or data changed since the interrupted run; starting afresh", self.path)
+            logger.warning(
+                "%s: recipe or data changed since the interrupted run; starting afresh", self.path
+            )
         if not resuming and self.path.exists():
             shutil.rmtree(self.path)  # a finished, abandoned or stale earlier run
         self.path.mkdir(parents=True, exist_ok=True)

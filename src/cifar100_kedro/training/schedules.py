@@ -14,7 +14,9 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from ``start`` to ``peak`` over ``warmup_steps``, then linear decay to
     ``end`` at ``total_steps`` (the triangular "one-cycle" shape of fast CIFAR training)."""
 
-    def __init__(self, peak, total_steps, warmup_steps, start=0.0, end=0.0, name="LinearWarmupDecay"):
+    def __init__(
+        self, peak, total_steps, warmup_steps, start=0.0, end=0.0, name="LinearWarmupDecay"
+    ):
         super().__init__()
         self.peak = float(peak)
         self.total_steps = int(total_steps)
@@ -57,13 +59,19 @@ def make_learning_rate(
     name = schedule.pop("name")
     if decay:
         if name != "constant":
-            raise RecipeError(f"parameter '{where}.optimizer.decay' cannot be combined with a schedule")
-        return keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=float(decay))
+            raise RecipeError(
+                f"parameter '{where}.optimizer.decay' cannot be combined with a schedule"
+            )
+        return keras.optimizers.schedules.InverseTimeDecay(
+            lr, decay_steps=1, decay_rate=float(decay)
+        )
     if name == "constant":
         return lr
     if name == "inverse_time":
         return keras.optimizers.schedules.InverseTimeDecay(
-            lr, decay_steps=schedule.get("decay_steps", 1), decay_rate=schedule.get("decay_rate", 1e-6)
+            lr,
+            decay_steps=schedule.get("decay_steps", 1),
+            decay_rate=schedule.get("decay_rate", 1e-6),
         )
     if name == "cosine":
         warmup = int(schedule.get("warmup_fraction", 0.0) * total_steps)

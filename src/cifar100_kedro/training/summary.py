@@ -90,18 +90,24 @@ def build_summary(
         "label_mode": settings.label_mode if recipe.task == "classification" else None,
         "num_classes": int(num_classes),
         "epochs_requested": int(epochs),
-        "epochs_run": int(len(history)),
+        "epochs_run": len(history),
         "best_epoch": best_epoch(history, monitor),
         "monitor": monitor,
         "resumed": bool(resumed),
         "training_seconds": seconds,
-        "images_per_second": float(train_images * len(history) / max(seconds, 1e-9)) if len(history) else 0.0,
+        "images_per_second": float(train_images * len(history) / max(seconds, 1e-9))
+        if len(history)
+        else 0.0,
         "train_images": int(train_images),
         "validation_images": int(validation_images),
         "batch_size": int(settings.batch_size),
         "trainable_params": count_params(model.trainable_weights),
         "total_params": int(model.count_params()),
         "tta": settings.tta,
-        "augmentation_placement": settings.augmentation_placement if settings.augmentation else "none",
-        "final": {k: float(v) for k, v in last.items() if k != "epoch" and not math.isnan(float(v))},
+        "augmentation_placement": settings.augmentation_placement
+        if settings.augmentation
+        else "none",
+        "final": {
+            k: float(v) for k, v in last.items() if k != "epoch" and not math.isnan(float(v))
+        },
     }

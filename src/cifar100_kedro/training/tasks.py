@@ -80,7 +80,9 @@ def prepare_data(
         augment = dataset_augmenter(settings.augmentation, seed, where)
     common = {"num_classes": num_classes, "one_hot": settings.one_hot}
     return TaskData(
-        make_dataset(images, y_train, settings.batch_size, shuffle=True, seed=seed, augment=augment, **common),
+        make_dataset(
+            images, y_train, settings.batch_size, shuffle=True, seed=seed, augment=augment, **common
+        ),
         make_dataset(validation["images"], y_val, settings.batch_size, **common),
         num_classes, len(y_train), len(y_val), steps, shape, dtype,
     )  # fmt: skip

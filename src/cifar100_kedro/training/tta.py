@@ -29,16 +29,27 @@ def predict_with_flip_tta(model: Any, images: np.ndarray, batch_size: int = 256)
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(
-            f"predict_with_flip_tta: 'images' must be N×height×width×channels, got shape {images.shape}"
+            "predict_with_flip_tta: 'images' must be N×height×width×channels, "
+            f"got shape {images.shape}"
         )
     if images.shape[0] == 0:
         raise ValueError("predict_with_flip_tta: 'images' is empty (0 images)")
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"predict_with_flip_tta: 'batch_size' must be a positive integer, got {batch_size!r}")
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"predict_with_flip_tta: 'batch_size' must be a positive integer, got {batch_size!r}"
+        )
     # Axis 2 is the width in N×H×W×C: a left-right mirror, as RandomFlip("horizontal") makes.
     mirrored = np.ascontiguousarray(images[:, :, ::-1, :])
-    plain = np.asarray(model.predict(images, batch_size=int(batch_size), verbose=0), dtype=np.float32)
-    flipped = np.asarray(model.predict(mirrored, batch_size=int(batch_size), verbose=0), dtype=np.float32)
+    plain = np.asarray(
+        model.predict(images, batch_size=int(batch_size), verbose=0), dtype=np.float32
+    )
+    flipped = np.asarray(
+        model.predict(mirrored, batch_size=int(batch_size), verbose=0), dtype=np.float32
+    )
     if plain.shape != flipped.shape or plain.shape[0] != images.shape[0]:
         raise ValueError(
             f"predict_with_flip_tta: the model returned {plain.shape} and {flipped.shape} for "

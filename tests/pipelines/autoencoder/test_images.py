@@ -73,11 +73,19 @@ def test_npz_of_images_or_channel_major_rows(tmp_path, train_split):
     np.savez(tmp_path / "hwc.npz", images=hwc)
     rows = hwc.transpose(0, 3, 1, 2).reshape(3, -1)  # CIFAR / downsampled-ImageNet layout
     np.savez(tmp_path / "rows.npz", data=rows, labels=np.zeros(3))
-    np.savez(tmp_path / "large.npz", pictures=rng.integers(0, 256, size=(2, 64, 64, 3), dtype=np.uint8))
+    np.savez(
+        tmp_path / "large.npz", pictures=rng.integers(0, 256, size=(2, 64, 64, 3), dtype=np.uint8)
+    )
 
-    np.testing.assert_array_equal(select_pretraining_images(train_split, {"npz": str(tmp_path / "hwc.npz")}), hwc)
-    np.testing.assert_array_equal(select_pretraining_images(train_split, {"npz": str(tmp_path / "rows.npz")}), hwc)
-    both = select_pretraining_images(train_split, {"npz": [str(tmp_path / "hwc.npz"), str(tmp_path / "rows.npz")]})
+    np.testing.assert_array_equal(
+        select_pretraining_images(train_split, {"npz": str(tmp_path / "hwc.npz")}), hwc
+    )
+    np.testing.assert_array_equal(
+        select_pretraining_images(train_split, {"npz": str(tmp_path / "rows.npz")}), hwc
+    )
+    both = select_pretraining_images(
+        train_split, {"npz": [str(tmp_path / "hwc.npz"), str(tmp_path / "rows.npz")]}
+    )
     assert both.shape == (6, 32, 32, 3)
     resized = select_pretraining_images(train_split, {"npz": str(tmp_path / "large.npz")})
     assert resized.shape == (2, 32, 32, 3)

@@ -48,7 +48,9 @@ def striped_images(count: int, seed: int) -> dict[str, np.ndarray]:
     for index, label in enumerate(fine):
         stripes = (np.sin(columns * (label + 1) / 4.0) > 0).astype(np.float32)
         colour = rng.uniform(60, 255, size=3)
-        picture = stripes[None, :, None] * colour[None, None, :] + rng.normal(0, 8, size=(32, 32, 3))
+        picture = stripes[None, :, None] * colour[None, None, :] + rng.normal(
+            0, 8, size=(32, 32, 3)
+        )
         images[index] = np.clip(picture, 0, 255).astype(np.uint8)
     return {"images": images, "fine": fine.astype(np.int64), "coarse": (fine // 5).astype(np.int64)}
 
@@ -70,7 +72,16 @@ def trained(data, tmp_path_factory):
     its history and summary, shared by several tests."""
     train, validation = data
     run = {"work_dir": str(tmp_path_factory.mktemp("state")), "max_epochs": 1}
-    return train_autoencoder(train["images"], validation, None, AE_MODEL, {**AE_TRAIN, "epochs": 50}, run, {}, {"folder": None})
+    return train_autoencoder(
+        train["images"],
+        validation,
+        None,
+        AE_MODEL,
+        {**AE_TRAIN, "epochs": 50},
+        run,
+        {},
+        {"folder": None},
+    )
 
 
 def body_of(model: keras.Model) -> keras.Model:
@@ -99,7 +110,9 @@ def test_training_returns_a_uint8_model_history_and_summary(trained, data):
 def test_reconstruction_mse_falls_with_training(data, tmp_path):
     train, validation = data
     recipe = {**AE_TRAIN, "epochs": 5}
-    _, history, _ = train_autoencoder(train["images"], validation, None, AE_MODEL, recipe, {"work_dir": str(tmp_path)}, {})
+    _, history, _ = train_autoencoder(
+        train["images"], validation, None, AE_MODEL, recipe, {"work_dir": str(tmp_path)}, {}
+    )
     mse = history["reconstruction_mse"].to_numpy()
     assert mse[-1] < 0.7 * mse[0]
 
@@ -116,14 +129,24 @@ def test_reconstruction_mse_falls_with_training(data, tmp_path):
 def test_bad_recipes_fail_before_training(data, tmp_path, change, message):
     train, validation = data
     with pytest.raises(RecipeError, match=message):
-        train_autoencoder(train["images"], validation, None, AE_MODEL, {**AE_TRAIN, **change}, {"work_dir": str(tmp_path)}, {})
+        train_autoencoder(
+            train["images"],
+            validation,
+            None,
+            AE_MODEL,
+            {**AE_TRAIN, **change},
+            {"work_dir": str(tmp_path)},
+            {},
+        )
 
 
 def test_reconstruction_grid_shows_inputs_over_reconstructions(trained, data):
     figure = plot_reconstructions(trained[0], data[1], {"num_examples": 5, "seed": 0})
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 10
-    assert figure.axes[0].get_ylabel() == "input" and figure.axes[5].get_ylabel() == "reconstruction"
+    assert (
+        figure.axes[0].get_ylabel() == "input" and figure.axes[5].get_ylabel() == "reconstruction"
+    )
     assert figure.axes[5].get_title().startswith("MSE ")
     with pytest.raises(ValueError, match=r"autoencoder\.report\.num_examples"):
         plot_reconstructions(trained[0], data[1], {"num_examples": 0})
@@ -156,7 +179,9 @@ def test_t_arch2_trains_its_head_on_the_frozen_encoder(trained, data, tmp_path):
     assert summary["pretrained_from"] == "autoencoder" and summary["pretrained_layers"] == 9
     body, source = body_of(model), body_of(autoencoder)
     for name in encoder_layer_names(body):
-        for ours, theirs in zip(body.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True):
+        for ours, theirs in zip(
+            body.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True
+        ):
             np.testing.assert_array_equal(ours, theirs)  # frozen: still the autoencoder's
     assert summary["trainable_params"] < summary["total_params"]
 
@@ -178,15 +203,32 @@ def test_t_arch1_starts_from_the_pretrained_encoder_and_retrains_it(trained, dat
 def test_mismatched_pretrained_models_fail_clearly(trained, data, tmp_path):
     autoencoder = trained[0]
     train, validation = data
-    with pytest.raises(RecipeError, match=r"parameter 't\.train\.normalization' is 'standardize'.*'rescale'"):
+    with pytest.raises(
+        RecipeError, match=r"parameter 't\.train\.normalization' is 'standardize'.*'rescale'"
+    ):
         fit_model(
             train, validation, {"mean": [0, 0, 0], "std": [1, 1, 1]}, transfer_params("chakraborti_t_arch1"),
             {**TRANSFER_TRAIN, "normalization": "standardize"}, architecture="t", work_dir=tmp_path, pretrained=autoencoder,
         )  # fmt: skip
-    wider = transfer_params("chakraborti_t_arch1") | {"encoder": {**TINY_ENCODER, "stem_filters": 8}}
-    with pytest.raises(RecipeError, match="pretrained layer 'encoder_stem_conv'.*same hyperparameters"):
-        fit_model(train, validation, None, wider, TRANSFER_TRAIN, architecture="t", work_dir=tmp_path, pretrained=autoencoder)
-    unrelated = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="something_else")], name="unrelated")
+    wider = transfer_params("chakraborti_t_arch1") | {
+        "encoder": {**TINY_ENCODER, "stem_filters": 8}
+    }
+    with pytest.raises(
+        RecipeError, match="pretrained layer 'encoder_stem_conv'.*same hyperparameters"
+    ):
+        fit_model(
+            train,
+            validation,
+            None,
+            wider,
+            TRANSFER_TRAIN,
+            architecture="t",
+            work_dir=tmp_path,
+            pretrained=autoencoder,
+        )
+    unrelated = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(2, name="something_else")], name="unrelated"
+    )
     with pytest.raises(RecipeError, match="no layer of 'chakraborti_t_arch1' has a namesake"):
         fit_model(
             train, validation, None, transfer_params("chakraborti_t_arch1"), TRANSFER_TRAIN,

@@ -23,16 +23,25 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 def test_pipeline_runs_alone_from_the_archive_to_the_reports():
     pipeline = autoencoder.create_pipeline()
-    assert {"validate_archive", "split_train_validation", "compute_normalization_stats"} <= {n.name for n in pipeline.nodes}
-    assert pipeline.inputs() == {"cifar100_archive", "params:split", "params:training_run", "params:device"} | {
-        f"params:autoencoder.{key}" for key in ("pretraining_images", "model", "train", "report")
+    assert {"validate_archive", "split_train_validation", "compute_normalization_stats"} <= {
+        n.name for n in pipeline.nodes
     }
+    assert pipeline.inputs() == {
+        "cifar100_archive",
+        "params:split",
+        "params:training_run",
+        "params:device",
+    } | {f"params:autoencoder.{key}" for key in ("pretraining_images", "model", "train", "report")}
     assert {"autoencoder_model", "autoencoder.history", "autoencoder.training_summary",
             "autoencoder.reconstruction_grid", "autoencoder.loss_curve"} <= pipeline.all_outputs()  # fmt: skip
 
 
 def test_summing_with_data_processing_and_training_keeps_one_copy_of_each_node():
-    parts = [data_processing.create_pipeline(), training.create_pipeline(), autoencoder.create_pipeline()]
+    parts = [
+        data_processing.create_pipeline(),
+        training.create_pipeline(),
+        autoencoder.create_pipeline(),
+    ]
     combined = sum(parts, Pipeline([]))
     names = [n.name for n in combined.nodes]
     assert len(names) == len(set(names))
@@ -71,7 +80,9 @@ def _run(project: Path, pipeline: str, **kwargs):
     os.chdir(project)
     try:
         runtime_params = kwargs.pop("runtime_params", None)
-        with KedroSession.create(project_path=project, env="test", runtime_params=runtime_params) as session:
+        with KedroSession.create(
+            project_path=project, env="test", runtime_params=runtime_params
+        ) as session:
             return session.run(pipeline_names=[pipeline], **kwargs)
     finally:
         os.chdir(cwd)
@@ -80,8 +91,16 @@ def _run(project: Path, pipeline: str, **kwargs):
 @pytest.mark.slow
 def test_pretraining_then_transfer_through_kedro_sessions(tmp_path):
     project = _project(tmp_path)
-    with pytest.raises(Exception, match=r"autoencoder\.pretraining_images\.folder'.*not an existing folder"):
-        _run(project, "autoencoder", runtime_params={"autoencoder": {"pretraining_images": {"folder": str(tmp_path / "nope")}}})
+    with pytest.raises(
+        Exception, match=r"autoencoder\.pretraining_images\.folder'.*not an existing folder"
+    ):
+        _run(
+            project,
+            "autoencoder",
+            runtime_params={
+                "autoencoder": {"pretraining_images": {"folder": str(tmp_path / "nope")}}
+            },
+        )
 
     _run(project, "autoencoder")
     data = project / "data"
@@ -89,7 +108,9 @@ def test_pretraining_then_transfer_through_kedro_sessions(tmp_path):
     for report in ("reconstructions.png", "reconstruction_loss.png"):
         assert (data / "08_reporting/autoencoder" / report).stat().st_size > 1000
     summary = json.loads((data / "07_model_output/autoencoder/training_summary.json").read_text())
-    assert summary["pretraining_images"] == 400 and summary["epochs_run"] == 1  # test env: 80% of 500, max_epochs 1
+    assert (
+        summary["pretraining_images"] == 400 and summary["epochs_run"] == 1
+    )  # test env: 80% of 500, max_epochs 1
 
     _run(project, "training", namespaces=list(PAPER_003_TRANSFER))
     summaries = {

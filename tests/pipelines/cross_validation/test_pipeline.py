@@ -74,7 +74,9 @@ def test_the_small_graph_runs_folds_in_parallel_and_checks_them_last(small_dimen
 
 def test_transfer_models_take_the_autoencoder_and_bring_its_pretraining(monkeypatch):
     monkeypatch.setattr(
-        project_settings, "CROSS_VALIDATION", {"folds": 2, "architectures": ("chakraborti_t_arch1",)}
+        project_settings,
+        "CROSS_VALIDATION",
+        {"folds": 2, "architectures": ("chakraborti_t_arch1",)},
     )
     pipeline = cv_pipeline.create_pipeline()
     node = fold_nodes(pipeline)["chakraborti_t_arch1.fold_1"]
@@ -160,7 +162,9 @@ def test_only_missing_outputs_resumes_with_the_missing_fold_only(cross_validated
 def test_a_changed_recipe_is_detected_and_retrained_by_the_named_nodes(cross_validated):
     changed = {"runtime_params": {"chavez_m2": {"train": {"batch_size": 25}}}}
     old = records(cross_validated)
-    with pytest.raises(StaleRecordError, match=r"--from-nodes=chavez_m2\.fold_0,chavez_m2\.fold_1`"):
+    with pytest.raises(
+        StaleRecordError, match=r"--from-nodes=chavez_m2\.fold_0,chavez_m2\.fold_1`"
+    ):
         run_session(cross_validated, ["cross_validation"], only_missing_outputs=True, **changed)
     assert records(cross_validated) == old  # nothing was retrained or rewritten
     run_session(
@@ -172,7 +176,9 @@ def test_a_changed_recipe_is_detected_and_retrained_by_the_named_nodes(cross_val
         k: old[k] for k in old if k.startswith("chavez_m1")
     }
     assert new["chavez_m2/fold_0.json"]["recipe"]["train"]["batch_size"] == 25
-    assert new["chavez_m2/fold_0.json"]["fingerprint"] != old["chavez_m2/fold_0.json"]["fingerprint"]
+    assert (
+        new["chavez_m2/fold_0.json"]["fingerprint"] != old["chavez_m2/fold_0.json"]["fingerprint"]
+    )
     # The comparison was redone and checked in the same run (the check node raised nothing).
     results = pd.read_csv(cross_validated / RECORDS / "fold_results.csv")
     assert results["accuracy"].tolist() == [r["accuracy"] for r in new.values()]

@@ -43,9 +43,24 @@ def test_valid_archive_passes_unchanged(archive):
 @pytest.mark.parametrize(
     ("split", "key", "value", "message"),
     [
-        ("train", b"data", np.zeros((500, 3000), np.uint8), r"train: 'data' must have shape \(N, 3072\), found \(500, 3000\)"),
-        ("train", b"data", np.zeros((500, 3072), np.float32), "train: 'data' must be a uint8 numpy array, found float32"),
-        ("test", b"fine_labels", [100] * 200, r"test: 'fine_labels' must lie in \[0, 99\], found \[100, 100\]"),
+        (
+            "train",
+            b"data",
+            np.zeros((500, 3000), np.uint8),
+            r"train: 'data' must have shape \(N, 3072\), found \(500, 3000\)",
+        ),
+        (
+            "train",
+            b"data",
+            np.zeros((500, 3072), np.float32),
+            "train: 'data' must be a uint8 numpy array, found float32",
+        ),
+        (
+            "test",
+            b"fine_labels",
+            [100] * 200,
+            r"test: 'fine_labels' must lie in \[0, 99\], found \[100, 100\]",
+        ),
         ("test", b"coarse_labels", [-1] * 200, r"'coarse_labels' must lie in \[0, 19\]"),
         ("train", b"fine_labels", [0] * 3, "'fine_labels' has 3 entries for 500 images"),
     ],
@@ -73,7 +88,11 @@ def test_reshape_is_channel_major(archive):
     image = train["images"][7]
     assert train["images"].shape == (500, 32, 32, 3) and train["images"].dtype == np.uint8
     # Row layout: 1024 red, 1024 green, 1024 blue values, each row-major over 32×32.
-    assert image[0, 0, 0] == raw[7, 0] and image[0, 0, 1] == raw[7, 1024] and image[0, 0, 2] == raw[7, 2048]
+    assert (
+        image[0, 0, 0] == raw[7, 0]
+        and image[0, 0, 1] == raw[7, 1024]
+        and image[0, 0, 2] == raw[7, 2048]
+    )
     assert image[0, 1, 0] == raw[7, 1] and image[1, 0, 0] == raw[7, 32]
     assert test["images"].shape == (200, 32, 32, 3)
     assert names["fine"] == list(FINE_LABEL_NAMES) and names["coarse"] == list(COARSE_LABEL_NAMES)

@@ -19,7 +19,11 @@ def test_pipeline_writes_validated_split_arrays(processed_project):
     assert val["images"].shape == (100, 32, 32, 3)
     assert test["images"].shape == (200, 32, 32, 3)
     assert np.bincount(val["fine"], minlength=100).min() == 1
-    names = json.loads((processed_project / "data" / "02_intermediate" / "label_names.json").read_text())
+    names = json.loads(
+        (processed_project / "data" / "02_intermediate" / "label_names.json").read_text()
+    )
     assert len(names["fine"]) == 100 and len(names["coarse"]) == 20
     stats = json.loads((model_input / "normalization_stats.json").read_text())
-    assert stats["num_images"] == 400 and len(stats["mean"]) == 3 and all(s > 0 for s in stats["std"])
+    assert (
+        stats["num_images"] == 400 and len(stats["mean"]) == 3 and all(s > 0 for s in stats["std"])
+    )

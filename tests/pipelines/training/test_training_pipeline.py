@@ -41,7 +41,7 @@ def test_registry_entries_name_registered_builders_and_their_recipes_exist():
 
 
 def test_builder_modules_are_discovered():
-    import cifar100_kedro.models as models
+    from cifar100_kedro import models
 
     found = {m.name for m in pkgutil.iter_modules(models.__path__)} - {"registry"}
     assert found and all(f"cifar100_kedro.models.{name}" in sys.modules for name in found)
@@ -56,7 +56,9 @@ def test_two_architectures_train_through_kedro_session(tmp_path):
         assert (project / f"data/06_models/{ns}/model.keras").is_file()
         history = pd.read_csv(project / f"data/07_model_output/{ns}/history.csv")
         assert list(history["epoch"]) == [1]  # conf/test caps epochs at 1
-        summary = json.loads((project / f"data/07_model_output/{ns}/training_summary.json").read_text())
+        summary = json.loads(
+            (project / f"data/07_model_output/{ns}/training_summary.json").read_text()
+        )
         assert summary["num_classes"] == classes and summary["namespace"] == ns
         assert summary["task"] == "classification" and summary["final"]["loss"] > 0
     # The catalog resolves the namespaced datasets through the factories.
@@ -72,11 +74,12 @@ def test_two_architectures_train_through_kedro_session(tmp_path):
 @pytest.mark.slow
 def test_bad_recipe_fails_before_any_training(tmp_path):
     project = copy_project(tmp_path / "project")
-    (project / "conf/test/parameters_bad.yml").write_text(
-        "chavez_m2:\n  model:\n    stag: 3\n"
-    )
+    (project / "conf/test/parameters_bad.yml").write_text("chavez_m2:\n  model:\n    stag: 3\n")
     run_session(project, ["data_processing"])
-    with pytest.raises(Exception, match=r"'chavez_m2.model.stag': builder 'chavez_progressive' has no such argument"):
+    with pytest.raises(
+        Exception,
+        match=r"'chavez_m2.model.stag': builder 'chavez_progressive' has no such argument",
+    ):
         run_session(project, ["training"], namespaces=["chavez_m1", "chavez_m2"])
     assert not (project / "data/06_models/chavez_m1").exists()
 
@@ -91,7 +94,9 @@ def toy_architecture():
         inputs = keras.Input(input_shape)
         x = keras.layers.Conv2D(filters, 3, activation="relu")(inputs)
         x = keras.layers.GlobalAveragePooling2D()(x)
-        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name="toy_net")
+        return keras.Model(
+            inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name="toy_net"
+        )
 
     architectures.register(architectures.Architecture("toy_net", "ours", "toy_net"))
     yield "toy_net"
@@ -108,6 +113,8 @@ def test_a_registered_toy_architecture_trains_like_every_other(tmp_path, toy_arc
     )
     run_session(project, ["data_processing"])
     run_session(project, ["training"], namespaces=[toy_architecture])
-    summary = json.loads((project / "data/07_model_output/toy_net/training_summary.json").read_text())
+    summary = json.loads(
+        (project / "data/07_model_output/toy_net/training_summary.json").read_text()
+    )
     assert summary["namespace"] == "toy_net" and summary["epochs_run"] == 1  # capped by conf/test
     assert (project / "data/06_models/toy_net/model.keras").is_file()

@@ -40,16 +40,22 @@ def _to_side(image: Image.Image, side: int = SIDE) -> np.ndarray:
     image = image.convert("RGB")
     if image.size != (side, side):
         shrinking = image.size[0] >= side and image.size[1] >= side
-        image = image.resize((side, side), Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC)
+        image = image.resize(
+            (side, side), Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+        )
     return np.asarray(image, dtype=np.uint8)
 
 
 def image_files(folder: Path) -> list[Path]:
     """Image files under ``folder`` (recursive), sorted by path for a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
-def read_image_folder(folder: str | Path, limit: int | None = None, seed: int = 42) -> tuple[np.ndarray, int]:
+def read_image_folder(
+    folder: str | Path, limit: int | None = None, seed: int = 42
+) -> tuple[np.ndarray, int]:
     """Decode the image files under ``folder``; return (uint8 N×32×32×3, files skipped).
 
     ``limit`` picks a seeded random subset of the files before decoding.
@@ -77,7 +83,9 @@ def read_image_folder(folder: str | Path, limit: int | None = None, seed: int = 
             continue
         count += 1
     if count == 0:
-        raise ValueError(f"parameter '{WHERE}.folder': none of the {len(files)} image files under {path} could be read")
+        raise ValueError(
+            f"parameter '{WHERE}.folder': none of the {len(files)} image files under {path} could be read"
+        )
     return images[:count], skipped
 
 
@@ -100,23 +108,33 @@ def _npz_array(path: Path, key: str | None) -> np.ndarray:
                 )
             return npz[key]
     except (OSError, EOFError) as exc:
-        raise ValueError(f"parameter '{WHERE}.npz': {path} is not a readable .npz file ({exc})") from None
+        raise ValueError(
+            f"parameter '{WHERE}.npz': {path} is not a readable .npz file ({exc})"
+        ) from None
     except ValueError as exc:
         if str(exc).startswith("parameter"):
             raise
-        raise ValueError(f"parameter '{WHERE}.npz': {path} is not a readable .npz of arrays ({exc})") from None
+        raise ValueError(
+            f"parameter '{WHERE}.npz': {path} is not a readable .npz of arrays ({exc})"
+        ) from None
 
 
 def images_from_array(array: np.ndarray, source: str) -> np.ndarray:
     """uint8 N×32×32×3 from N×H×W×3 (resized when needed) or N×3072 channel-major rows."""
     if array.dtype != np.uint8:
-        raise ValueError(f"parameter '{WHERE}.npz': {source} holds {array.dtype} values; uint8 pixels (0-255) are needed")
+        raise ValueError(
+            f"parameter '{WHERE}.npz': {source} holds {array.dtype} values; uint8 pixels (0-255) are needed"
+        )
     if array.ndim == 2 and array.shape[1] == _ROW_PIXELS:
         return np.ascontiguousarray(array.reshape(-1, 3, SIDE, SIDE).transpose(0, 2, 3, 1))
     if array.ndim == 4 and array.shape[-1] == 3:
         if array.shape[1:3] == (SIDE, SIDE):
             return array
-        return np.stack([_to_side(Image.fromarray(image)) for image in array]) if len(array) else array[:, :SIDE, :SIDE]
+        return (
+            np.stack([_to_side(Image.fromarray(image)) for image in array])
+            if len(array)
+            else array[:, :SIDE, :SIDE]
+        )
     raise ValueError(
         f"parameter '{WHERE}.npz': {source} has shape {array.shape}; expected N×H×W×3 or "
         f"N×{_ROW_PIXELS} (channel-major rows)"
@@ -145,12 +163,16 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
     options = dict(options or {})
     unknown = sorted(set(options) - set(OPTION_KEYS))
     if unknown:
-        raise ValueError(f"parameter '{WHERE}': unknown keys {unknown}; known: {', '.join(OPTION_KEYS)}")
+        raise ValueError(
+            f"parameter '{WHERE}': unknown keys {unknown}; known: {', '.join(OPTION_KEYS)}"
+        )
     if options.get("folder") and options.get("npz"):
         raise ValueError(f"parameter '{WHERE}': set 'folder' or 'npz', not both")
     limit = options.get("max_images")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"parameter '{WHERE}.max_images' must be null or a positive integer, got {limit!r}")
+        raise ValueError(
+            f"parameter '{WHERE}.max_images' must be null or a positive integer, got {limit!r}"
+        )
     seed = options.get("seed", 42)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"parameter '{WHERE}.seed' must be a non-negative integer, got {seed!r}")

@@ -32,7 +32,9 @@ NAMESPACE = "autoencoder"
 
 
 # ----------------------------------------------------------------------------- images
-def select_pretraining_images(train_split: dict[str, np.ndarray], options: dict[str, Any] | None) -> np.ndarray:
+def select_pretraining_images(
+    train_split: dict[str, np.ndarray], options: dict[str, Any] | None
+) -> np.ndarray:
     """The unlabelled pre-training images (uint8 N×32×32×3) that ``options`` name.
 
     Default: the training split's images (labels ignored; never the test split). Otherwise
@@ -44,12 +46,21 @@ def select_pretraining_images(train_split: dict[str, np.ndarray], options: dict[
     if options.get("folder"):
         images, skipped = read_image_folder(options["folder"], limit=limit, seed=seed)
     else:
-        images = read_npz_images(options["npz"], options.get("npz_key")) if options.get("npz") else train_split["images"]
+        images = (
+            read_npz_images(options["npz"], options.get("npz_key"))
+            if options.get("npz")
+            else train_split["images"]
+        )
         if limit is not None and limit < len(images):
-            keep = np.sort(np.random.default_rng(seed).choice(len(images), size=limit, replace=False))
+            keep = np.sort(
+                np.random.default_rng(seed).choice(len(images), size=limit, replace=False)
+            )
             images = images[keep]
     logger.info(
-        "%s: %d pre-training images from %s%s", NAMESPACE, len(images), describe_source(options),
+        "%s: %d pre-training images from %s%s",
+        NAMESPACE,
+        len(images),
+        describe_source(options),
         f" ({skipped} unreadable files skipped)" if skipped else "",
     )
     return images
@@ -96,12 +107,18 @@ def plot_reconstructions(
     options = dict(options or {})
     count = options.get("num_examples", 10)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"parameter '{NAMESPACE}.report.num_examples' must be a positive integer, got {count!r}")
+        raise ValueError(
+            f"parameter '{NAMESPACE}.report.num_examples' must be a positive integer, got {count!r}"
+        )
     images = validation_split["images"]
     count = min(count, len(images))
-    picked = np.sort(np.random.default_rng(options.get("seed", 0)).choice(len(images), size=count, replace=False))
+    picked = np.sort(
+        np.random.default_rng(options.get("seed", 0)).choice(len(images), size=count, replace=False)
+    )
     originals = images[picked]
-    reconstructions = np.clip(np.asarray(model.predict(originals, verbose=0), dtype=np.float32), 0.0, 1.0)
+    reconstructions = np.clip(
+        np.asarray(model.predict(originals, verbose=0), dtype=np.float32), 0.0, 1.0
+    )
     targets = originals.astype(np.float32) / 255.0
     errors = ((reconstructions - targets) ** 2).mean(axis=(1, 2, 3))
 
@@ -128,11 +145,20 @@ def plot_reconstruction_loss(history: pd.DataFrame) -> Figure:
     the reconstruction MSE (eq. 2)."""
     figure = Figure(figsize=(10, 3.8))
     axes = figure.subplots(1, 2)
-    panels = (("loss", "total loss (MSE + sparsity + L2)"), ("reconstruction_mse", "reconstruction MSE"))
+    panels = (
+        ("loss", "total loss (MSE + sparsity + L2)"),
+        ("reconstruction_mse", "reconstruction MSE"),
+    )
     for axis, (column, title) in zip(axes, panels, strict=True):
         for prefix, label in (("", "train"), ("val_", "validation")):
             if prefix + column in history and len(history):
-                axis.plot(history["epoch"], history[prefix + column], marker="o", markersize=3, label=label)
+                axis.plot(
+                    history["epoch"],
+                    history[prefix + column],
+                    marker="o",
+                    markersize=3,
+                    label=label,
+                )
         axis.set_title(title)
         axis.set_xlabel("epoch")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -57,7 +57,9 @@ def create_pretraining_pipeline() -> Pipeline:
                 "reconstruction_grid",
                 name="plot_reconstructions",
             ),
-            node(plot_reconstruction_loss, "history", "loss_curve", name="plot_reconstruction_loss"),
+            node(
+                plot_reconstruction_loss, "history", "loss_curve", name="plot_reconstruction_loss"
+            ),
         ]
     )
     return Pipeline(

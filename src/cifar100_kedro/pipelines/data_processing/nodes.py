@@ -52,7 +52,10 @@ def validate_archive(archive: dict[str, Any]) -> dict[str, Any]:
     """Check shapes, dtypes, label ranges and label names; return the archive unchanged."""
     source = archive.get("path", "archive")
     meta = archive["meta"]
-    for name, classes in (("fine_label_names", NUM_FINE_CLASSES), ("coarse_label_names", NUM_COARSE_CLASSES)):
+    for name, classes in (
+        ("fine_label_names", NUM_FINE_CLASSES),
+        ("coarse_label_names", NUM_COARSE_CLASSES),
+    ):
         if name.encode() not in meta and name not in meta:
             raise ValueError(f"{source}:meta: missing '{name}'")
         names = _key(meta, name)

@@ -14,7 +14,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Validate the archive, build uint8 arrays, split train/validation, compute statistics."""
     return Pipeline(
         [
-            node(validate_archive, "cifar100_archive", "validated_archive", name="validate_archive"),
+            node(
+                validate_archive, "cifar100_archive", "validated_archive", name="validate_archive"
+            ),
             node(
                 extract_arrays,
                 "validated_archive",

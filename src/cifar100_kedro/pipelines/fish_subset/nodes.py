@@ -181,7 +181,9 @@ def extract_features(
     # Seeded as the engine seeds before building, so a random (weights: null) VGG16 is the one
     # a full-network training run would draw.
     seed = train_params.get("seed")
-    keras.utils.set_random_seed(int(seed if seed is not None else parse_device(device_settings).seed))
+    keras.utils.set_random_seed(
+        int(seed if seed is not None else parse_device(device_settings).seed)
+    )
     hyper = {k: model_params[k] for k in FEATURE_HYPERPARAMETERS if k in model_params}
     features = build_vgg16_features(input_shape, **hyper)
     extractor = assemble_model(

@@ -24,7 +24,9 @@ def create_training_template(
     the argument, and the namespace maps it to the dataset).
     """
     extra_inputs = dict(extra_inputs or {})
-    train = update_wrapper(partial(train_architecture, architecture=architecture), train_architecture)
+    train = update_wrapper(
+        partial(train_architecture, architecture=architecture), train_architecture
+    )
     template = Pipeline(
         [
             node(
