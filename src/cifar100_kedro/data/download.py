@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 OFFICIAL_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
-OFFICIAL_SIZE = 169_001_437
 _CHUNK = 1 << 20
 
 

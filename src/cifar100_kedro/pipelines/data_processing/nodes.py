@@ -16,7 +16,6 @@ from cifar100_kedro.data.statistics import compute_normalization_stats  # noqa: 
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SHAPE = (32, 32, 3)
 _PIXELS = 32 * 32 * 3
 
 

@@ -29,7 +29,6 @@ from cifar100_kedro.training import kfold
 logger = logging.getLogger(__name__)
 
 OBJECTIVE = "cv_accuracy"
-SEARCH_KIND = {"random_search": "random", "grid_search": "grid"}
 
 
 class FoldEvaluator:
