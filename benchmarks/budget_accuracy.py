@@ -136,7 +136,8 @@ def run_architecture(
         accuracy = float((np.argmax(probabilities, axis=1) == test[label_mode]).mean())
         curve.append((epoch, spent, accuracy))
         log(
-            f"[budget] {name}: epoch {epoch}, {spent:.0f}/{budget:.0f} CPU s, accuracy {accuracy:.3f}"
+            f"[budget] {name}: epoch {epoch}, {spent:.0f}/{budget:.0f} CPU s, "
+            f"accuracy {accuracy:.3f}"
         )
         if spent >= budget:
             break
@@ -231,7 +232,8 @@ def verdict(rows: list[dict[str, Any]], target: float) -> str:
                 + (
                     f"exceeded it after {passed[1]:.0f} CPU s ({passed[2]:.1%})."
                     if passed
-                    else f"did not exceed it within the budget (best {reference['best_within_budget']:.1%})."
+                    else "did not exceed it within the budget "
+                    f"(best {reference['best_within_budget']:.1%})."
                 )
             )
     for reference in ours:
@@ -252,7 +254,8 @@ def verdict(rows: list[dict[str, Any]], target: float) -> str:
             )
         else:
             lines.append(
-                f"- {name} reached {target:.0%} in {reference['seconds_to_target']:.0f} CPU s, before every "
+                f"- {name} reached {target:.0%} in {reference['seconds_to_target']:.0f} CPU s, "
+                "before every "
                 f"fine-label paper model in this run ({len(papers)})."
             )
     return "\n".join(lines)
@@ -287,7 +290,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         action="append",
         default=[],
         metavar="NS.model|train.KEY=VALUE",
-        help="override a recipe value for this run (repeatable), e.g. resnet9_fast.train.batch_size=128",
+        help="override a recipe value for this run (repeatable), "
+        "e.g. resnet9_fast.train.batch_size=128",
     )
     parser.add_argument(
         "--no-variants",
@@ -321,8 +325,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     test = synthetic_split(args.test_per_class, seed=1)
     print(f"## Accuracy after a fixed CPU budget (synthetic data)\n\n{hardware_line()}\n")
     print(
-        f"Synthetic CIFAR-100 stand-in: {len(train['images'])} training / {len(test['images'])} test images; "
-        f"budget {args.budget_cpu_seconds:.0f} CPU s per architecture (evaluation excluded); target {args.target:.0%}."
+        f"Synthetic CIFAR-100 stand-in: {len(train['images'])} training / "
+        f"{len(test['images'])} test images; "
+        f"budget {args.budget_cpu_seconds:.0f} CPU s per architecture (evaluation excluded); "
+        f"target {args.target:.0%}."
         + (f" Overrides: {', '.join(args.set)}." if args.set else "")
         + "\n"
     )

@@ -66,8 +66,10 @@ def hardware_line() -> str:
     except OSError:
         load = "load n/a"
     return (
-        f"{time.strftime('%Y-%m-%d %H:%M')} | CPU: {cpu_model()}, {usable_cores()} cores ({load}) | "
-        f"GPU: {gpu_text} | Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+        f"{time.strftime('%Y-%m-%d %H:%M')} | CPU: {cpu_model()}, "
+        f"{usable_cores()} cores ({load}) | "
+        f"GPU: {gpu_text} | Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
     )
 
 

@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> dict:
     result["cpu_ratio"] = result["project_cpu_seconds"] / result["reference_cpu_seconds"]
     result["rss_ratio"] = result["project_peak_rss_mb"] / result["reference_peak_rss_mb"]
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
     )
     print(f"archive: {archive} ({result['images']} images), best of {repeats}")
     print(f"{'':34}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>14}")
@@ -153,10 +154,13 @@ def main(argv: list[str] | None = None) -> dict:
         ("project (data_processing)", "project"),
     ):
         print(
-            f"{label:34}{result[key + '_seconds']:10.2f}{result[key + '_cpu_seconds']:10.2f}{result[key + '_peak_rss_mb']:14.0f}"
+            f"{label:34}{result[key + '_seconds']:10.2f}"
+            f"{result[key + '_cpu_seconds']:10.2f}"
+            f"{result[key + '_peak_rss_mb']:14.0f}"
         )
     print(
-        f"{'ratio (target ≤1.5 time, ≤2 RSS)':34}{result['time_ratio']:10.2f}{result['cpu_ratio']:10.2f}{result['rss_ratio']:14.2f}"
+        f"{'ratio (target ≤1.5 time, ≤2 RSS)':34}{result['time_ratio']:10.2f}"
+        f"{result['cpu_ratio']:10.2f}{result['rss_ratio']:14.2f}"
     )
     print(
         f"{'project, pipeline run only':34}{result['project_run_seconds']:10.2f}"

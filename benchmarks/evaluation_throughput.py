@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     recipes = architecture_recipes(names)
     print(f"## Evaluation throughput\n\n{hardware_line()}\n")
     print(
-        f"{args.images} random 32×32 images, batch {args.batch_size}, best of {args.rounds} interleaved round(s).\n"
+        f"{args.images} random 32×32 images, batch {args.batch_size}, "
+        f"best of {args.rounds} interleaved round(s).\n"
     )
     rows = [
         measure_architecture(n, r, args.images, args.batch_size, args.rounds)

@@ -9,7 +9,8 @@ fails a "failed" row: the others still run.
     python benchmarks/run_all.py --quick          # small sizes (see docs/benchmarks.md)
     python benchmarks/run_all.py --quick --output docs/benchmark_results.md
     python benchmarks/run_all.py --quick --update-readme docs/benchmarks.md   # rewrite its results
-    python benchmarks/run_all.py --only flops,training_throughput --architectures resnet9_fast,chavez_m1
+    python benchmarks/run_all.py --only flops,training_throughput
+        --architectures resnet9_fast,chavez_m1
 """
 
 from __future__ import annotations
@@ -249,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if lines.count(README_START) != 1 or lines.count(README_END) != 1:
             parser.error(
-                f"--update-readme: {args.update_readme} needs one line {README_START} and one line {README_END}"
+                f"--update-readme: {args.update_readme} needs one line {README_START} "
+                f"and one line {README_END}"
             )
     with tempfile.TemporaryDirectory(prefix="benchmarks_") as workdir:
         env = child_environment(Path(workdir))

@@ -19,10 +19,11 @@ batch size (its conf recipe) is trained two (or three) ways, in the same process
 Per architecture it prints images/s of each path, the ratio engine / IDG in wall time
 (> 1 = engine faster) and in CPU time (total work; less sensitive to other processes on a
 shared machine), the noise (the largest gap between a path's two fastest rounds in that
-row; a ratio below 1.0 by less than it is a tie), the engine's CPU time per image, and how many epochs of the real 40,000-image training split (plus its
-10,000-image validation pass, costed at a third of a training image each) fit in 60 minutes:
-at the rate measured in this run, and if every core of this machine were free (from CPU
-time per image). Random uint8 images are used: throughput does not depend on content.
+row; a ratio below 1.0 by less than it is a tie), the engine's CPU time per image, and how
+many epochs of the real 40,000-image training split (plus its 10,000-image validation pass,
+costed at a third of a training image each) fit in 60 minutes: at the rate measured in this
+run, and if every core of this machine were free (from CPU time per image). Random uint8
+images are used: throughput does not depend on content.
 
     python benchmarks/training_throughput.py [--quick] [--architectures a,b] [--images N]
         [--rounds R] [--min-seconds S] [--max-images M] [--no-idg]
@@ -355,9 +356,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     recipes = architecture_recipes(names)
     print(f"## Training throughput (engine vs ImageDataGenerator)\n\n{hardware_line()}\n")
     print(
-        f"≥{args.images} random 32×32 images per round (at least 2 batches; more for fast models, so that a "
-        f"round lasts ≈{args.min_seconds:g} s, up to {args.max_images}), best of {args.rounds} interleaved round(s), "
-        "each recipe's own batch size and steps per execution (IDG: one step per call, as Keras 2), float32.\n"
+        f"≥{args.images} random 32×32 images per round "
+        "(at least 2 batches; more for fast models, so that a "
+        f"round lasts ≈{args.min_seconds:g} s, up to {args.max_images}), "
+        f"best of {args.rounds} interleaved round(s), "
+        "each recipe's own batch size and steps per execution "
+        "(IDG: one step per call, as Keras 2), float32.\n"
     )
     rows = [
         measure_architecture(
@@ -388,7 +392,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ]
     if busy:
         print(
-            f"\nThe machine was busy (the engine used < 75 % of {usable_cores()} cores) for: {', '.join(busy)}; "
+            f"\nThe machine was busy (the engine used < 75 % of {usable_cores()} cores) "
+            f"for: {', '.join(busy)}; "
             "their wall-time figures understate a free machine: compare the CPU-time columns."
         )
     notes = sorted({f"{r['architecture']}: {note}" for r in rows for note in r["notes"]})

@@ -188,14 +188,19 @@ for _stage in range(1, 7):
             progression_stage=_stage,
             coarse_variant="chavez_m1_coarse" if _stage == 1 else None,
             reported=(
-                (ReportedFigure("accuracy", 18.5, "test", "Abstract, model 1"),) if _stage == 1 else ()
+                (ReportedFigure("accuracy", 18.5, "test", "Abstract, model 1"),)
+                if _stage == 1 else ()
             ),
         )
     )  # fmt: skip
 register(
     Architecture(
         "chavez_m1_coarse", _P002, "chavez_progressive", label_mode="coarse",
-        reported=(ReportedFigure("coarse_accuracy", 37.7, "test", "Abstract, model 1 on the superclasses"),),
+        reported=(
+            ReportedFigure(
+                "coarse_accuracy", 37.7, "test", "Abstract, model 1 on the superclasses"
+            ),
+        ),
     )
 )  # fmt: skip
 register(
@@ -209,7 +214,11 @@ register(
     Architecture(
         "chavez_m7_coarse", _P002, "chavez_progressive", pipeline="hyperparameter_search",
         label_mode="coarse",
-        reported=(ReportedFigure("coarse_accuracy", 65.6, "test", "Abstract, model 7 on the superclasses"),),
+        reported=(
+            ReportedFigure(
+                "coarse_accuracy", 65.6, "test", "Abstract, model 7 on the superclasses"
+            ),
+        ),
     )
 )  # fmt: skip
 

@@ -266,6 +266,7 @@ def _run_check(name: str) -> dict:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
         env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert result.returncode == 0, result.stderr[-3000:]

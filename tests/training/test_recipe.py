@@ -45,7 +45,8 @@ def test_a_misspelt_train_key_fails_naming_it():
 def test_a_misspelt_model_hyperparameter_fails_naming_the_key_and_the_builders_arguments():
     with pytest.raises(
         RecipeError,
-        match=r"'arch.model.stag': builder 'chavez_progressive' has no such argument; its hyperparameters: .*stage",
+        match=r"'arch.model.stag': builder 'chavez_progressive' has no such argument; "
+        r"its hyperparameters: .*stage",
     ):
         parse_recipe("arch", {"builder": "chavez_progressive", "stag": 2}, TRAIN)
     recipe = parse_recipe(

@@ -68,8 +68,8 @@ def _check(
     height, width_px = input_shape[0], input_shape[1]
     if height < 8 or width_px < 8:
         raise ValueError(
-            f"resnet9_fast: input_shape {tuple(input_shape)} is too small: three 2×2 max-pools need "
-            "at least 8×8 pixels"
+            f"resnet9_fast: input_shape {tuple(input_shape)} is too small: "
+            "three 2×2 max-pools need at least 8×8 pixels"
         )
 
 

@@ -95,7 +95,8 @@ def test_training_returns_a_uint8_model_history_and_summary(trained, data):
     reconstruction = keras.ops.convert_to_numpy(model(data[1]["images"][:2], training=False))
     assert reconstruction.shape == (2, 32, 32, 3)
     assert list(history.columns) == [
-        "epoch", "loss", "reconstruction_mse", "val_loss", "val_reconstruction_mse", "learning_rate", "seconds",
+        "epoch", "loss", "reconstruction_mse", "val_loss", "val_reconstruction_mse",
+        "learning_rate", "seconds",
     ]  # fmt: skip
     assert len(history) == 1 and history["val_reconstruction_mse"].notna().all()
     # The total loss adds the sparsity and L2 terms to the reconstruction MSE.
@@ -207,8 +208,10 @@ def test_mismatched_pretrained_models_fail_clearly(trained, data, tmp_path):
         RecipeError, match=r"parameter 't\.train\.normalization' is 'standardize'.*'rescale'"
     ):
         fit_model(
-            train, validation, {"mean": [0, 0, 0], "std": [1, 1, 1]}, transfer_params("chakraborti_t_arch1"),
-            {**TRANSFER_TRAIN, "normalization": "standardize"}, architecture="t", work_dir=tmp_path, pretrained=autoencoder,
+            train, validation, {"mean": [0, 0, 0], "std": [1, 1, 1]},
+            transfer_params("chakraborti_t_arch1"),
+            {**TRANSFER_TRAIN, "normalization": "standardize"},
+            architecture="t", work_dir=tmp_path, pretrained=autoencoder,
         )  # fmt: skip
     wider = transfer_params("chakraborti_t_arch1") | {
         "encoder": {**TINY_ENCODER, "stem_filters": 8}

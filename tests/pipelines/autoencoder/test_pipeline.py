@@ -33,7 +33,8 @@ def test_pipeline_runs_alone_from_the_archive_to_the_reports():
         "params:device",
     } | {f"params:autoencoder.{key}" for key in ("pretraining_images", "model", "train", "report")}
     assert {"autoencoder_model", "autoencoder.history", "autoencoder.training_summary",
-            "autoencoder.reconstruction_grid", "autoencoder.loss_curve"} <= pipeline.all_outputs()  # fmt: skip
+            "autoencoder.reconstruction_grid",
+            "autoencoder.loss_curve"} <= pipeline.all_outputs()  # fmt: skip
 
 
 def test_summing_with_data_processing_and_training_keeps_one_copy_of_each_node():

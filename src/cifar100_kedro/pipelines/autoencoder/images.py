@@ -84,7 +84,8 @@ def read_image_folder(
         count += 1
     if count == 0:
         raise ValueError(
-            f"parameter '{WHERE}.folder': none of the {len(files)} image files under {path} could be read"
+            f"parameter '{WHERE}.folder': none of the {len(files)} image files under {path} "
+            "could be read"
         )
     return images[:count], skipped
 
@@ -123,7 +124,8 @@ def images_from_array(array: np.ndarray, source: str) -> np.ndarray:
     """uint8 N×32×32×3 from N×H×W×3 (resized when needed) or N×3072 channel-major rows."""
     if array.dtype != np.uint8:
         raise ValueError(
-            f"parameter '{WHERE}.npz': {source} holds {array.dtype} values; uint8 pixels (0-255) are needed"
+            f"parameter '{WHERE}.npz': {source} holds {array.dtype} values; "
+            "uint8 pixels (0-255) are needed"
         )
     if array.ndim == 2 and array.shape[1] == _ROW_PIXELS:
         return np.ascontiguousarray(array.reshape(-1, 3, SIDE, SIDE).transpose(0, 2, 3, 1))

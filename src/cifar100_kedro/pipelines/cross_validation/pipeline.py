@@ -56,7 +56,7 @@ def dimensions() -> tuple[tuple[Architecture, ...], int]:
 
 
 def record(namespace: str, fold: int) -> str:
-    """The dataset of ``namespace``'s fold ``fold`` (catalog factory ``{namespace}.cv_fold_{k}``)."""
+    """The dataset of ``namespace``'s fold ``fold`` (factory ``{namespace}.cv_fold_{k}``)."""
     return f"{namespace}.cv_fold_{fold}"
 
 

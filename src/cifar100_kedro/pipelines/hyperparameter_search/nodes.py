@@ -96,7 +96,8 @@ def _positive_int(value: Any, where: str, allow_none: bool = False) -> int | Non
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise RecipeError(
-            f"parameter '{where}' must be a positive integer{' or null' if allow_none else ''}, got {value!r}"
+            f"parameter '{where}' must be a positive integer"
+            f"{' or null' if allow_none else ''}, got {value!r}"
         )
     return value
 

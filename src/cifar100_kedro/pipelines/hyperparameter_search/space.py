@@ -130,7 +130,8 @@ def _check_spec(name: str, spec: Any) -> dict[str, Any]:
     if unknown:
         _fail(
             name,
-            f"unknown key(s) {sorted(unknown)} for type '{kind}'; allowed: {sorted(_SPEC_KEYS[kind])}",
+            f"unknown key(s) {sorted(unknown)} for type '{kind}'; "
+            f"allowed: {sorted(_SPEC_KEYS[kind])}",
         )
     if kind == "choice":
         spec["values"] = _normalise_choice(name, spec.get("values"))
@@ -153,7 +154,8 @@ def _check_spec(name: str, spec: Any) -> dict[str, Any]:
         if sampling != "linear" and step is not None and step <= 1:
             _fail(
                 name,
-                f"sampling '{sampling}' multiplies by 'step', so it needs step > 1 or null, got {step!r}",
+                f"sampling '{sampling}' multiplies by 'step', "
+                f"so it needs step > 1 or null, got {step!r}",
             )
     elif kind == "boolean":
         if not isinstance(spec.get("default", False), bool):
@@ -195,7 +197,8 @@ def validate_space(
                 arg for arg, value in builder_arguments(model_params).items() if _is_list(value)
             ]
             hint = (
-                f"; list arguments are searched element by element ({', '.join(f'{a}_1' for a in lists)}, ...)"
+                "; list arguments are searched element by element "
+                f"({', '.join(f'{a}_1' for a in lists)}, ...)"
                 if name in lists
                 else ""
             )
