@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -53,3 +54,25 @@ class DeviceHooks:
                 params.get("training_run"),
                 task,
             )
+
+
+class TrainingStateHooks:
+    """Deletes a finished training's resume state once its outputs are saved.
+
+    The engine keeps the state of a finished training, so that a run killed between the end
+    of training and the saving of its outputs returns the same model on the next run without
+    training again. A training node saves its ``…training_summary`` last (after the model and
+    the history); once that is saved the state has done its job, and for the widest models it
+    is gigabytes (weights and optimiser moments).
+    """
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
+        if not dataset_name.endswith("training_summary") or not isinstance(data, dict):
+            return
+        folder = data.get("run_folder")
+        if folder:
+            from cifar100_kedro.training.resume import clear_if_finished
+
+            if clear_if_finished(Path(folder) / "backup"):
+                logger.info("%s saved: its finished training state is removed", dataset_name)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
+from cifar100_kedro.training import resume
 from cifar100_kedro.training.assembly import assemble_model
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, validate_model_params, validate_train_params
@@ -229,9 +231,19 @@ def test_interrupted_run_resumes_from_last_epoch(tmp_path):
     )
     assert counter.started == [3, 4]  # only the missing epochs ran
     assert list(history["epoch"]) == [1, 2, 3, 4]  # with the whole history
-    assert summary["epochs_run"] == 4
-    assert not (tmp_path / "backup").exists()  # finished: the backup is cleaned up
+    assert summary["epochs_run"] == 4 and summary["resumed"]
     assert (tmp_path / "best.weights.h5").exists()
+    # The finished state stays until the outputs are saved: a run killed in between gets
+    # the same model back without training again.
+    rerun_counter = _EpochCounter()
+    _, rerun_history, _ = fit_model(
+        data, val, None, MODEL, recipe, architecture="arch", work_dir=tmp_path,
+        extra_callbacks=[rerun_counter],
+    )  # fmt: skip
+    assert rerun_counter.started == []
+    pd.testing.assert_frame_equal(rerun_history, history)
+    # The project hook removes it once the training summary is saved.
+    assert resume.clear_if_finished(tmp_path / "backup") and not (tmp_path / "backup").exists()
 
 
 def test_a_finished_run_is_not_resumed(tmp_path):

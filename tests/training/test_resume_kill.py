@@ -15,10 +15,9 @@ process group) at each injected point and rerun until it finishes:
 Then the histories (to float tolerance), the final weights, optimiser variables, seed
 states and the best-checkpoint file must equal the uninterrupted run's.
 
-The resume module under test: ``RESUME_MODULE`` (a file path or a dotted module name), else
-``cifar100_kedro.training.resume`` when it exists, else the prototype in
-``/tmp/resume_lab/resume.py``. It must provide ``TrainingState(backup_dir, callbacks=…,
-fingerprint=…, history_csv=…)`` (a Keras callback with ``initial_epoch``),
+The resume module under test: ``cifar100_kedro.training.resume``, or ``RESUME_MODULE`` (a file
+path or a dotted module name: the suite was used to reject broken variants of it). It
+provides ``TrainingState(backup_dir, callbacks=…, fingerprint=…, history_csv=…)`` (a Keras callback with ``initial_epoch``),
 ``epoch_dataset(images, labels, batch_size, seed=…, iterations=model.optimizer.iterations)`` and
 ``BackupError`` (with ``path``).
 """
@@ -41,24 +40,17 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-PROTOTYPE = Path("/tmp/resume_lab/resume.py")
 HISTORY_COLUMNS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
 EPOCHS = 4
 PROCESS_TIMEOUT_S = 120
 
 
 def _resume_target() -> str:
-    """A file path or a dotted module name for the resume module; skip when there is none."""
+    """The resume module under test (a file path or a dotted module name)."""
     target = os.environ.get("RESUME_MODULE")
     if target:
         return target
-    if importlib.util.find_spec("cifar100_kedro") and importlib.util.find_spec(
-        "cifar100_kedro.training.resume"
-    ):
-        return "cifar100_kedro.training.resume"
-    if PROTOTYPE.exists():
-        return str(PROTOTYPE)
-    pytest.skip("no resume module: set RESUME_MODULE to its file or module name")
+    return "cifar100_kedro.training.resume"
 
 
 def _load_module(target: str):
@@ -71,7 +63,7 @@ def _load_module(target: str):
 
 
 CHILD = r'''
-"""One training process. argv: WORK_DIR RESUME_TARGET. Env KILLPOINT: where to pause for the kill."""
+"""One training process. argv: WORK_DIR RESUME_TARGET. Env KILLPOINT: where to pause."""
 import importlib, importlib.util, os, sys, time
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -145,7 +137,9 @@ callbacks = [
     keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True),
     # min_delta > any change: the rate halves every epoch after the first (state that matters)
     keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=1, factor=0.5, min_delta=10.0),
-    keras.callbacks.ModelCheckpoint(best_file, monitor="val_loss", save_best_only=True, save_weights_only=True),
+    keras.callbacks.ModelCheckpoint(
+        best_file, monitor="val_loss", save_best_only=True, save_weights_only=True
+    ),
 ]
 
 
@@ -174,13 +168,18 @@ state = resume.TrainingState(backup_dir, callbacks=callbacks, fingerprint="kill-
 print(f"RESUMING_AT {state.initial_epoch}", flush=True)
 train = resume.epoch_dataset(x, y, BATCH, seed=SEED, iterations=model.optimizer.iterations)
 val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(BATCH)
-model.fit(train, validation_data=val, epochs=EPOCHS, callbacks=[Injector(), *callbacks, state], verbose=0)
+model.fit(
+    train, validation_data=val, epochs=EPOCHS, callbacks=[Injector(), *callbacks, state],
+    verbose=0,
+)
 
 if KILLPOINT == "after_fit":
     pause(KILLPOINT)
 final = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
 final.update({f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)})
-seeds = [g.state for layer in model._flatten_layers() for g in getattr(layer, "_seed_generators", [])]
+seeds = [
+    g.state for layer in model._flatten_layers() for g in getattr(layer, "_seed_generators", [])
+]
 final.update({f"seed_{i}": keras.ops.convert_to_numpy(s) for i, s in enumerate(seeds)})
 tmp = os.path.join(work, "final.tmp.npz")
 np.savez(tmp, **final)
@@ -226,7 +225,8 @@ def _run_child(
         proc.stderr.close()
     if outcome is None:
         assert proc.returncode == 0, (
-            f"child failed (rc {proc.returncode}; -9 after {PROCESS_TIMEOUT_S} s is the watchdog):\n{stderr[-3000:]}"
+            f"child failed (rc {proc.returncode}; -9 after {PROCESS_TIMEOUT_S} s is the "
+            f"watchdog):\n{stderr[-3000:]}"
         )
         assert "DONE" in lines, lines
         outcome = "done"

@@ -14,13 +14,17 @@ logger = logging.getLogger(__name__)
 
 def epochs_for_budget(
     model_factory: Callable[..., keras.Model],
-    train_ds: tf.data.Dataset,
+    train_for: Callable[..., tf.data.Dataset],
     val_ds: tf.data.Dataset,
     steps_per_epoch: int,
     budget_minutes: float,
 ) -> int:
-    """Epochs (at least 1) whose training and validation fit ``budget_minutes``."""
+    """Epochs (at least 1) whose training and validation fit ``budget_minutes``.
+
+    ``train_for(iterations=...)`` gives the training batches (``TaskData.train_for``).
+    """
     probe = model_factory(total_steps=steps_per_epoch)
+    train_ds = train_for(iterations=probe.optimizer.iterations)
     # Keras calls batch callbacks once per ``steps_per_execution`` steps: time whole calls.
     per_call = int(getattr(probe, "steps_per_execution", 1) or 1)
     warm_steps = min(steps_per_epoch, max(2, 10 // per_call) * per_call)

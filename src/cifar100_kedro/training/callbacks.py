@@ -11,24 +11,38 @@ from typing import Any
 
 import keras
 import numpy as np
-import pandas as pd
 
 from cifar100_kedro.training.recipe import RecipeError
 
 logger = logging.getLogger(__name__)
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Appends each finished epoch to the run folder's history CSV and logs time and ETA.
+def history_row_maker(metrics: Sequence[str]):
+    """``(epoch, logs, model, seconds) → row`` of the history table (:mod:`.resume` keeps it).
 
     Columns: ``epoch`` (1-based), the task's ``metrics`` (Keras log keys, in that order),
-    ``learning_rate`` (at the epoch's end) and ``seconds`` (the epoch's wall time).
+    ``learning_rate`` (at the epoch's end, after any ReduceLROnPlateau change) and
+    ``seconds`` (the epoch's wall time).
     """
 
-    def __init__(self, path: Path, epochs: int, namespace: str, metrics: Sequence[str]) -> None:
+    def row(epoch: int, logs: Mapping[str, Any], model: keras.Model, seconds: float) -> dict:
+        learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        return {
+            "epoch": epoch + 1,
+            **{k: float(logs[k]) for k in metrics if k in logs},
+            "learning_rate": learning_rate,
+            "seconds": seconds,
+        }
+
+    return row
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One log line per finished epoch: the task's metrics, its time and the ETA."""
+
+    def __init__(self, epochs: int, namespace: str, metrics: Sequence[str]) -> None:
         super().__init__()
-        self.path, self.epochs, self.namespace = Path(path), epochs, namespace
-        self.metrics = tuple(metrics)
+        self.epochs, self.namespace, self.metrics = epochs, namespace, tuple(metrics)
         self._started = 0.0
         self._durations: list[float] = []
 
@@ -39,16 +53,8 @@ class EpochRecorder(keras.callbacks.Callback):
         logs = logs or {}
         seconds = time.perf_counter() - self._started
         self._durations.append(seconds)
-        lr = self.model.optimizer.learning_rate
-        row = {
-            "epoch": epoch + 1,
-            **{k: float(logs[k]) for k in self.metrics if k in logs},
-            "learning_rate": float(keras.ops.convert_to_numpy(lr)),
-            "seconds": seconds,
-        }
-        pd.DataFrame([row]).to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
         eta = np.mean(self._durations) * (self.epochs - epoch - 1)
-        values = "  ".join(f"{k} {row.get(k, math.nan):.4f}" for k in self.metrics)
+        values = "  ".join(f"{k} {float(logs.get(k, math.nan)):.4f}" for k in self.metrics)
         logger.info(
             "%s: epoch %d/%d  %s  %.1fs  ETA %s",
             self.namespace, epoch + 1, self.epochs, values,
@@ -61,8 +67,8 @@ def make_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """Keras callbacks from the recipe's ``callbacks`` mapping (``true`` = Keras defaults).
 
-    ``backup_and_restore`` is not built here: resuming is the run folder's job
-    (:mod:`.run_folder`), the same for every task.
+    ``backup_and_restore`` is not built here: resuming is :mod:`.resume`'s job, the same for
+    every task (``backup_and_restore: true`` switches it on).
     """
     callbacks: list[keras.callbacks.Callback] = []
     for name, options in (settings or {}).items():

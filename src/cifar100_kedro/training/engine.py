@@ -17,6 +17,7 @@ same either way (augmentation is a training-only no-op at inference).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ import pandas as pd
 
 from cifar100_kedro.models.registry import build_model
 from cifar100_kedro.training import device as device_module
+from cifar100_kedro.training import resume
 from cifar100_kedro.training.assembly import (
     assemble_model,
     check_pretrained_normalization,
@@ -36,8 +38,14 @@ from cifar100_kedro.training.assembly import (
     make_optimizer,
 )
 from cifar100_kedro.training.budget import epochs_for_budget
-from cifar100_kedro.training.callbacks import EpochRecorder, make_callbacks, monitored_metric
+from cifar100_kedro.training.callbacks import (
+    EpochLogger,
+    history_row_maker,
+    make_callbacks,
+    monitored_metric,
+)
 from cifar100_kedro.training.recipe import Recipe, RecipeError, parse_recipe
+from cifar100_kedro.training.resume import BackupError
 from cifar100_kedro.training.run_folder import RunFolder
 from cifar100_kedro.training.schedules import make_learning_rate
 from cifar100_kedro.training.summary import build_summary
@@ -91,6 +99,22 @@ def _model_factory(
     return factory
 
 
+def _digest(*parts: Any) -> str:
+    """A short digest of arrays and values (the data half of the resume fingerprint)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Mapping):
+            for key in sorted(part):
+                digest.update(key.encode())
+                digest.update(_digest(part[key]).encode())
+        elif isinstance(part, np.ndarray):
+            digest.update(str((part.dtype, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()[:16]
+
+
 def fit_model(
     train: Mapping[str, np.ndarray],
     validation: Mapping[str, np.ndarray],
@@ -119,12 +143,18 @@ def fit_model(
         device_settings: the ``device`` parameters (strategy, XLA, precision, seed).
         pretrained: a trained model whose same-named layers seed the body's weights (paper
             003's autoencoder into its transfer models).
-        extra_callbacks: more Keras callbacks, run after the recipe's.
+        extra_callbacks: more Keras callbacks, run after the recipe's (they see only epochs
+            whose state is saved).
         task: ``classification`` or ``reconstruction`` (:mod:`.tasks`).
 
     Returns:
         The trained model (uint8 input), the per-epoch history (one row per epoch, kept
         across resumes) and the summary (:mod:`.summary`).
+
+    With ``backup_and_restore`` in the recipe, a run that was interrupted (even by
+    ``kill -9``) continues from its last finished epoch with the whole training state
+    (:mod:`.resume`), and ends with the model an uninterrupted run trains. A second process
+    training the same run folder stops with :class:`.run_folder.RunFolderLocked`.
     """
     run_settings = dict(run_settings or {})
     recipe = parse_recipe(architecture, model_params, train_params, run_settings, task)
@@ -133,68 +163,115 @@ def fit_model(
     if pretrained is not None:
         check_pretrained_normalization(pretrained, settings.normalization, where)
     seed = settings.seed if settings.seed is not None else runtime.seed
-    keras.utils.set_random_seed(seed)
-
     folder = RunFolder(
-        work_dir or Path(run_settings.get("work_dir") or DEFAULT_WORK_DIR) / architecture,
-        recipe.fingerprint(),
+        work_dir or Path(run_settings.get("work_dir") or DEFAULT_WORK_DIR) / architecture
+    )
+    resumable = bool(settings.callbacks.get("backup_and_restore"))
+    # Everything that decides the trained model: a state of another fingerprint is stale.
+    fingerprint = "-".join(
+        (
+            recipe.fingerprint(),
+            _digest(train, validation, normalization_stats or {}, seed, runtime.precision),
+            _digest(pretrained.get_weights()) if pretrained is not None else "scratch",
+        )
     )
     # One writer per run folder: a second run of the same architecture stops here.
     with folder:
-        resumable = bool(settings.callbacks.get("backup_and_restore"))
-        resuming = folder.open(resumable)
-        data = prepare_data(recipe, train, validation, seed)
-        factory = _model_factory(recipe, data, normalization_stats, runtime, seed, pretrained)
+        folder.open(resumable)
+        for attempt in (1, 2):
+            try:
+                return _train(
+                    recipe, folder, fingerprint, train, validation, normalization_stats,
+                    runtime, seed, resumable, pretrained, extra_callbacks or [],
+                )  # fmt: skip
+            except BackupError as error:
+                if attempt == 2:
+                    raise
+                # A state that cannot be read: say which file, then train this one afresh.
+                logger.error(
+                    "%s: %s; training %s from the start", architecture, error, architecture
+                )
+                resume.clear(folder.backup_dir)
+    raise AssertionError("unreachable")
 
-        epochs = settings.epochs
-        if settings.time_budget_minutes:
+
+def _train(
+    recipe: Recipe,
+    folder: RunFolder,
+    fingerprint: str,
+    train: Mapping[str, np.ndarray],
+    validation: Mapping[str, np.ndarray],
+    normalization_stats: Mapping[str, Any] | None,
+    runtime: device_module.DeviceRuntime,
+    seed: int,
+    resumable: bool,
+    pretrained: keras.Model | None,
+    extra_callbacks: list[keras.callbacks.Callback],
+) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
+    """One attempt of :func:`fit_model` inside its locked run folder."""
+    settings, namespace, where = recipe.train, recipe.namespace, f"{recipe.namespace}.train"
+    keras.utils.set_random_seed(seed)
+    data = prepare_data(recipe, train, validation, seed)
+    factory = _model_factory(recipe, data, normalization_stats, runtime, seed, pretrained)
+    epochs = settings.epochs
+    if settings.time_budget_minutes:
+        budget_epochs = folder.recorded_budget_epochs(fingerprint) if resumable else None
+        if budget_epochs is None:
             budget_epochs = epochs_for_budget(
-                factory,
-                data.train,
-                data.validation,
-                data.steps_per_epoch,
+                factory, data.train_for, data.validation, data.steps_per_epoch,
                 settings.time_budget_minutes,
-            )
-            # ``epochs`` (when given, e.g. capped by training_run.max_epochs) stays an upper bound.
-            epochs = min(epochs, budget_epochs) if epochs else budget_epochs
+            )  # fmt: skip
+            folder.record_budget_epochs(fingerprint, budget_epochs)
             keras.utils.set_random_seed(seed)
-        if not epochs:
-            raise RecipeError(f"parameter '{where}.epochs' is missing")
-        model = factory(total_steps=data.steps_per_epoch * epochs)
-        history_metrics = TASKS[task].history_metrics
-        callbacks = [
-            *make_callbacks(settings.callbacks, folder.path, where),
-            *folder.resume_callbacks(resumable),
-            EpochRecorder(folder.history_path, epochs, architecture, history_metrics),
-            *(extra_callbacks or []),
-        ]
-        augmented = (
-            f", augmentation in the {settings.augmentation_placement}"
-            if settings.augmentation
-            else ""
-        )
-        logger.info(
-            "%s: training %s (%s): %d images, %d classes%s, batch %d, %d epochs, %s parameters%s%s",
-            architecture, recipe.builder, task, data.train_images, data.num_classes,
-            f" ({settings.label_mode})" if task == "classification" else "", settings.batch_size,
-            epochs, f"{model.count_params():,}", augmented, " (resuming)" if resuming else "",
-        )  # fmt: skip
-        started = time.perf_counter()
-        model.fit(
-            data.train,
-            validation_data=data.validation,
-            epochs=epochs,
-            callbacks=callbacks,
-            shuffle=False,  # tf.data already reshuffles every epoch
-            verbose=settings.verbose,
-        )
-        history = folder.read_history(("epoch", *history_metrics, "learning_rate", "seconds"))
+        # ``epochs`` (when given, e.g. capped by training_run.max_epochs) stays an upper bound.
+        epochs = min(epochs, budget_epochs) if epochs else budget_epochs
+    if not epochs:
+        raise RecipeError(f"parameter '{where}.epochs' is missing")
+    model = factory(total_steps=data.steps_per_epoch * epochs)
+    metrics = TASKS[recipe.task].history_metrics
+    columns = ("epoch", *metrics, "learning_rate", "seconds")
+    recipe_callbacks = make_callbacks(settings.callbacks, folder.path, where)
+    state = resume.TrainingState(
+        folder.backup_dir,
+        callbacks=recipe_callbacks,
+        fingerprint=f"{fingerprint}-{epochs}",
+        history_csv=folder.history_path,
+        history_row=history_row_maker(metrics),
+        columns=columns,
+        extra_seed_generators=data.seed_generators,
+        persist=resumable,
+    )
+    resuming = state.resuming
+    augmented = (
+        f", augmentation in the {settings.augmentation_placement}" if settings.augmentation else ""
+    )
+    logger.info(
+        "%s: training %s (%s): %d images, %d classes%s, batch %d, %d epochs, %s parameters%s%s",
+        namespace, recipe.builder, recipe.task, data.train_images, data.num_classes,
+        f" ({settings.label_mode})" if recipe.task == "classification" else "",
+        settings.batch_size, epochs, f"{model.count_params():,}", augmented,
+        f" (resuming after epoch {state.initial_epoch})" if resuming else "",
+    )  # fmt: skip
+    started = time.perf_counter()
+    model.fit(
+        data.train_for(iterations=model.optimizer.iterations),
+        validation_data=data.validation,
+        epochs=epochs,
+        # The state after the callbacks it saves; loggers after it see only saved epochs.
+        callbacks=[
+            *recipe_callbacks, state, EpochLogger(epochs, namespace, metrics), *extra_callbacks,
+        ],
+        shuffle=False,  # the epoch order is the input's (a pure function of seed and epoch)
+        verbose=settings.verbose,
+    )  # fmt: skip
+    history = pd.DataFrame(state.history, columns=list(columns))
     summary = build_summary(
         recipe, model, history, seed=seed, epochs=epochs,
         monitor=monitored_metric(settings.callbacks), resumed=resuming,
         num_classes=data.num_classes, train_images=data.train_images,
         validation_images=data.validation_images, fallback_seconds=time.perf_counter() - started,
     )  # fmt: skip
+    summary["run_folder"] = str(folder.path)
     if pretrained is not None:
         summary["pretrained_from"] = pretrained.name
         summary["pretrained_layers"] = len(factory.copied_layers)

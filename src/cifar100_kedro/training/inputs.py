@@ -78,4 +78,6 @@ def dataset_augmenter(
             return tf.cast(tf.clip_by_value(tf.round(augmented), 0.0, 255.0), tf.uint8)
         return tf.cast(augmented, images.dtype)
 
+    # The layers' random states, which the resumable input sets per (seed, epoch, batch).
+    augment.seed_generators = [g for layer in layers for g in layer._seed_generators]
     return augment

@@ -1,17 +1,19 @@
-"""The run folder of one training: resumable state, per-epoch history, best checkpoint.
+"""The run folder of one training: resumable state, history, best checkpoint, one writer.
 
 ``<training_run.work_dir>/<namespace>/`` holds
 
-- ``recipe.json``: the fingerprint of the recipe and data this state belongs to;
-- ``backup/``: the resumable training state of the last finished epoch (Keras'
-  ``BackupAndRestore``: weights, optimiser variables and the epoch counter);
-- ``history.csv``: one row per finished epoch, appended as epochs finish, so a resumed run
-  keeps the epochs before the interruption;
-- ``best.weights.h5``: the recipe's ``model_checkpoint``, when it has one.
+- ``backup/``: the whole training state after the last finished epoch (:mod:`.resume`:
+  weights, optimiser variables, every random-number state, callback states, the history),
+  written atomically, with the fingerprint of the recipe and data it belongs to;
+- ``history.csv``: the finished epochs, rewritten atomically from that state;
+- ``best.weights.h5``: the recipe's ``model_checkpoint``, when it has one;
+- ``budget.json``: the epochs a ``time_budget_minutes`` recipe measured, so a resumed run
+  trains the same number of epochs instead of measuring again.
+
+Beside it, ``<namespace>.lock`` is held while the folder is in use.
 
 This is the one resume mechanism: every task (classification, reconstruction), the fish
-head, folds and search trials train through it. A folder whose fingerprint differs from the
-recipe's (the recipe or the data changed) is cleared: it would resume another model.
+head, folds and search trials train through it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ import logging
 import os
 import shutil
 from pathlib import Path
-
-import keras
-import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +41,17 @@ class RunFolder:
     releases the lock when the holder exits, however it exits (``kill -9`` included).
     """
 
-    def __init__(self, path: str | Path, fingerprint: str) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.fingerprint = fingerprint
         self._lock_handle = None
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / "history.csv"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.path / "backup"
 
     @property
     def lock_path(self) -> Path:
@@ -53,7 +59,7 @@ class RunFolder:
 
     def __enter__(self) -> RunFolder:  # noqa: PYI034  (a final class: Self adds nothing)
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.lock_path, "a+")
+        handle = open(self.lock_path, "a+")  # held until __exit__
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -77,52 +83,23 @@ class RunFolder:
             self._lock_handle.close()
             self._lock_handle = None
 
-    @property
-    def history_path(self) -> Path:
-        return self.path / "history.csv"
+    def open(self, resumable: bool) -> None:
+        """Prepare the folder: kept for a resumable recipe (the state decides whether it
+        matches), cleared for one without ``backup_and_restore``."""
+        if not resumable and self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
 
-    @property
-    def backup_dir(self) -> Path:
-        return self.path / "backup"
-
-    @property
-    def _recipe_path(self) -> Path:
-        return self.path / "recipe.json"
-
-    def _recorded_fingerprint(self) -> str | None:
+    def recorded_budget_epochs(self, fingerprint: str) -> int | None:
+        """The epochs a budget recipe measured for ``fingerprint`` (None: not yet)."""
         try:
-            return json.loads(self._recipe_path.read_text()).get("fingerprint")
+            record = json.loads((self.path / "budget.json").read_text())
         except (OSError, ValueError):
             return None
+        return int(record["epochs"]) if record.get("fingerprint") == fingerprint else None
 
-    def open(self, resumable: bool) -> bool:
-        """Prepare the folder; return whether training resumes from a backup.
-
-        With ``resumable`` (the recipe's ``backup_and_restore``) and a backup of the same
-        fingerprint, the folder is kept; otherwise it is cleared and starts afresh.
-        """
-        has_backup = self.backup_dir.is_dir() and any(self.backup_dir.iterdir())
-        resuming = resumable and has_backup and self._recorded_fingerprint() == self.fingerprint
-        if has_backup and resumable and not resuming:
-            logger.warning(
-                "%s: recipe or data changed since the interrupted run; starting afresh", self.path
-            )
-        if not resuming and self.path.exists():
-            shutil.rmtree(self.path)  # a finished, abandoned or stale earlier run
-        self.path.mkdir(parents=True, exist_ok=True)
-        if not resuming:
-            temporary = self._recipe_path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"fingerprint": self.fingerprint}))
-            os.replace(temporary, self._recipe_path)
-        return resuming
-
-    def resume_callbacks(self, resumable: bool) -> list[keras.callbacks.Callback]:
-        """The callbacks that save (and on a rerun restore) the state after every epoch."""
-        return [keras.callbacks.BackupAndRestore(str(self.backup_dir))] if resumable else []
-
-    def read_history(self, columns: tuple[str, ...]) -> pd.DataFrame:
-        """Every finished epoch once (a resumed epoch's row replaces the interrupted one)."""
-        if not self.history_path.exists():
-            return pd.DataFrame(columns=list(columns))
-        history = pd.read_csv(self.history_path)
-        return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+    def record_budget_epochs(self, fingerprint: str, epochs: int) -> None:
+        """Keep the measured epochs (written atomically) for a resumed run."""
+        temporary = self.path / "budget.json.tmp"
+        temporary.write_text(json.dumps({"fingerprint": fingerprint, "epochs": int(epochs)}))
+        os.replace(temporary, self.path / "budget.json")

@@ -25,6 +25,7 @@ total_params           all scalars of the saved model
 tta                    the recipe asks reports to evaluate with flip test-time augmentation
 augmentation_placement ``model`` | ``dataset`` | ``none`` (no augmentation)
 final                  the last epoch's history row (``loss``, ``val_loss``, … per task)
+run_folder             the run folder (resume state; see ``training.run_folder``)
 pretrained_from        (when started from a pre-trained model) that model's name
 pretrained_layers      (idem) how many layers' weights were copied
 ====================== =====================================================================

@@ -8,8 +8,10 @@ autoencoder; the model adds its own sparsity and L2 penalties), reconstruction M
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import keras
 import numpy as np
@@ -21,13 +23,21 @@ from cifar100_kedro.training.inputs import (
     make_reconstruction_dataset,
 )
 from cifar100_kedro.training.recipe import Recipe, RecipeError
+from cifar100_kedro.training.resume import epoch_dataset
 
 
 @dataclass(frozen=True)
 class TaskData:
-    """The inputs of one training run, ready for ``model.fit``."""
+    """The inputs of one training run.
 
-    train: tf.data.Dataset
+    ``train_for(iterations)`` gives the training batches of the epoch a model's optimiser is at
+    (its step counter ``iterations``): each epoch's order and augmentation draws are a pure
+    function of ``(seed, epoch)``, so a resumed run sees what an uninterrupted one would.
+    ``seed_generators``: random states outside the model that the resume state must keep
+    (augmentation placed in the tf.data map).
+    """
+
+    train_for: Callable[[Any], tf.data.Dataset]
     validation: tf.data.Dataset
     num_classes: int
     train_images: int
@@ -35,11 +45,12 @@ class TaskData:
     steps_per_epoch: int
     input_shape: tuple[int, ...]
     input_dtype: str
+    seed_generators: tuple = ()
 
 
 @dataclass(frozen=True)
 class Task:
-    """A task's fixed parts: the Keras log keys its history records, the default monitor."""
+    """A task's fixed parts: the Keras log keys its history records."""
 
     name: str
     history_metrics: tuple[str, ...]
@@ -55,7 +66,7 @@ TASKS = {task.name: task for task in (CLASSIFICATION, RECONSTRUCTION)}
 def prepare_data(
     recipe: Recipe, train: Mapping[str, np.ndarray], validation: Mapping[str, np.ndarray], seed: int
 ) -> TaskData:
-    """The tf.data pipelines of ``recipe``'s task (checks the batch against the data)."""
+    """The input pipelines of ``recipe``'s task (checks the batch against the data)."""
     settings, where = recipe.train, f"{recipe.namespace}.train"
     images = train["images"]
     if settings.batch_size > len(images):
@@ -69,7 +80,10 @@ def prepare_data(
     shape = tuple(images.shape[1:])
     if recipe.task == "reconstruction":
         return TaskData(
-            make_reconstruction_dataset(images, settings.batch_size, shuffle=True, seed=seed),
+            partial(
+                epoch_dataset, images, np.zeros(len(images), np.int32), settings.batch_size,
+                seed=seed, reconstruct=True,
+            ),
             make_reconstruction_dataset(validation["images"], settings.batch_size),
             0, len(images), len(validation["images"]), steps, shape, dtype,
         )  # fmt: skip
@@ -78,13 +92,15 @@ def prepare_data(
     augment = None
     if settings.augmentation_placement == "dataset":
         augment = dataset_augmenter(settings.augmentation, seed, where)
+    generators = tuple(augment.seed_generators) if augment is not None else ()
     common = {"num_classes": num_classes, "one_hot": settings.one_hot}
     return TaskData(
-        make_dataset(
-            images, y_train, settings.batch_size, shuffle=True, seed=seed, augment=augment, **common
+        partial(
+            epoch_dataset, images, y_train, settings.batch_size, seed=seed, augment=augment,
+            augment_seed_generators=generators, **common,
         ),
         make_dataset(validation["images"], y_val, settings.batch_size, **common),
-        num_classes, len(y_train), len(y_val), steps, shape, dtype,
+        num_classes, len(y_train), len(y_val), steps, shape, dtype, generators,
     )  # fmt: skip
 
 
