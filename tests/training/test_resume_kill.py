@@ -18,8 +18,9 @@ states and the best-checkpoint file must equal the uninterrupted run's.
 The resume module under test: ``cifar100_kedro.training.resume``, or ``RESUME_MODULE`` (a file
 path or a dotted module name: the suite was used to reject broken variants of it). It
 provides ``TrainingState(backup_dir, callbacks=…, fingerprint=…, history_csv=…)`` (a Keras
-callback with ``initial_epoch``), ``epoch_dataset(images, labels, batch_size, seed=…, iterations=model.optimizer.iterations)`` and
-``BackupError`` (with ``path``).
+callback with ``initial_epoch``),
+``epoch_dataset(images, labels, batch_size, seed=…, iterations=model.optimizer.iterations)``
+and ``BackupError`` (with ``path``).
 """
 
 from __future__ import annotations
