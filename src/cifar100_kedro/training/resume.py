@@ -40,7 +40,8 @@ A state is written into a ``.tmp-…`` folder, fsynced, then renamed to ``state-
 complete state readable. A complete state that cannot be read raises :class:`BackupError`
 naming the file; the caller decides (e.g. :func:`clear` and start again).
 
-Usage (the state callback goes after the callbacks it manages; no BackupAndRestore)::
+The engine (``training/engine.py``) is its one user; the recipe key ``backup_and_restore``
+turns saving on. Usage (the state callback goes after the callbacks it manages)::
 
     keras.utils.set_random_seed(seed)            # before the model is built, in every process
     model = build_and_compile()

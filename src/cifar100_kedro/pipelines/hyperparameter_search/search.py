@@ -8,8 +8,8 @@ Their ``run_trial`` is replaced (the pattern KerasTuner documents for custom tra
 (:mod:`cifar100_kedro.training.kfold`, the same one the cross_validation pipeline uses): folds,
 per-fold training by the one engine, held-out ``accuracy`` and ``loss``, and the fold record.
 Each finished fold's record is ``trial_<id>/fold_<k>.json`` (0-based, with its fingerprint),
-so a trial interrupted mid-way keeps its finished folds, and the engine's BackupAndRestore
-(when the recipe asks for it) resumes the fold that was running.
+so a trial interrupted mid-way keeps its finished folds, and the engine's resume state
+(when the recipe has ``backup_and_restore``) resumes the fold that was running.
 """
 
 from __future__ import annotations
