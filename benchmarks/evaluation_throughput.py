@@ -44,6 +44,8 @@ def paper_style_inputs(images, normalization: str, stats: dict[str, Any]):
     x = images.astype(np.float32)
     if normalization == "rescale":
         return x / 255.0
+    if normalization == "rescale_center":
+        return (x - np.asarray(stats["mean"], dtype=np.float32)) / 255.0
     if normalization == "center":
         return x - np.asarray(stats["mean"], dtype=np.float32)
     if normalization == "standardize":

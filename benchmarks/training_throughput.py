@@ -104,6 +104,9 @@ def idg_arguments(
         kwargs["fill_mode"] = "nearest"
     if normalization == "rescale":
         kwargs["rescale"] = 1.0 / 255
+    elif normalization == "rescale_center":  # paper 001: rescale, then featurewise centring
+        kwargs["rescale"] = 1.0 / 255
+        kwargs["featurewise_center"] = True
     elif normalization in ("center", "standardize"):
         kwargs["featurewise_center"] = True
         kwargs["featurewise_std_normalization"] = normalization == "standardize"
@@ -220,6 +223,8 @@ def measure_architecture(
         kwargs, notes = idg_arguments(list(settings.augmentation), settings.normalization)
         generator = tf.keras.preprocessing.image.ImageDataGenerator(**kwargs)
         generator.mean = np.asarray(stats["mean"], dtype="float32").reshape(1, 1, 3)
+        if settings.normalization == "rescale_center":  # IDG centres after rescaling
+            generator.mean = generator.mean / 255.0
         generator.std = np.asarray(stats["std"], dtype="float32").reshape(1, 1, 3)
         labels = keras.utils.to_categorical(y, classes) if one_hot else y
         flow = generator.flow(x, labels, batch_size=batch, shuffle=True, seed=0)

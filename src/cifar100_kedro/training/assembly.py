@@ -29,13 +29,22 @@ def preprocessing_layers(
 ) -> list[keras.layers.Layer]:
     """Cast and normalise uint8 images in the graph, as the recipe's ``normalization`` says.
 
-    ``standardize``: per-channel (x - mean) / std from the training split; ``center``:
-    x - mean (Keras' featurewise centring, paper 001); ``rescale``: x / 255 (papers 002, 004);
-    ``none``: raw 0-255 floats.
+    ``rescale``: x / 255 (papers 002, 003, 004); ``rescale_center``: x / 255, then minus the
+    per-channel mean of the [0, 1] training split (paper 001: divided by 255, then
+    ImageDataGenerator's featurewise centring); ``standardize``: per-channel (x - mean) / std
+    from the training split; ``center``: x - mean on the 0-255 scale; ``none``: raw 0-255
+    floats.
     """
     # Rescaling casts the uint8 input to the compute dtype.
     if normalization == "rescale":
         return [keras.layers.Rescaling(1.0 / 255, name="rescale")]
+    if normalization == "rescale_center":
+        if not stats or "mean" not in stats:
+            raise RecipeError(
+                "normalization 'rescale_center' needs the training split's statistics"
+            )
+        offset = [-float(m) / 255 for m in stats["mean"]]
+        return [keras.layers.Rescaling(1.0 / 255, offset=offset, name="rescale_center")]
     cast = keras.layers.Rescaling(1.0, name="to_float")
     if normalization == "none":
         return [cast]

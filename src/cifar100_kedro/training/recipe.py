@@ -19,8 +19,8 @@ from typing import Any
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "nadam", "adagrad", "adadelta", "adamax", "lion")
 SCHEDULES = ("constant", "inverse_time", "cosine", "warmup_linear", "one_cycle")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
-# The first is the default: x/255 is what most of the papers do (000, 002, 003, 004).
-NORMALIZATIONS = ("rescale", "standardize", "center", "none")
+# The first is the default: x/255 is what most of the papers do (001-004).
+NORMALIZATIONS = ("rescale", "rescale_center", "standardize", "center", "none")
 LABEL_MODES = ("fine", "coarse")
 AUGMENTATION_PLACEMENTS = ("model", "dataset")  # the first is the default
 TASKS = ("classification", "reconstruction")
