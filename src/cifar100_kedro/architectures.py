@@ -54,7 +54,9 @@ class Architecture:
         extra_inputs: training-node argument → dataset outside the namespace (e.g. the
             pre-trained autoencoder of paper 003's transfer models).
         default_run: trained by the default ``kedro run`` (``pipeline == "training"``) or
-            compared by it (other producers, when their results exist).
+            compared by it (other producers, when their results exist). ``False`` with
+            ``pipeline == "training"``: an opt-in experiment of a paper, trained and reported
+            by ``kedro run --pipeline=paper_studies``.
         cross_validation: in the cross_validation pipeline's default set.
         compared: in the CIFAR-100 comparison (the fish subset and the autoencoder are not).
         label_mode: ``fine`` or ``coarse`` (the labels its recipe trains on).
@@ -179,6 +181,32 @@ register(
         ),
     )
 )  # fmt: skip
+# Paper 001's opt-in experiments: the 5-layer baseline and the learning-rate / optimiser study.
+register(
+    Architecture(
+        "khanna_baseline_cnn", _P001, "khanna_baseline_cnn", default_run=False,
+        reported=(
+            ReportedFigure("accuracy", 39.5, "test", "Section 3", "the 5-layer baseline"),
+            ReportedFigure("accuracy", 38.74, "validation", "Fig. 8"),
+            ReportedFigure("loss", 2.3989, "validation", "Fig. 8"),
+        ),
+    )
+)  # fmt: skip
+# The study's accuracies are read off its curves (Figs. 3-5, 7: training and validation);
+# the text gives approximate values and no split, so they are filed as validation figures.
+_LEARNING_RATE_STUDY = {
+    "adam_1e_2": (1.0, "Fig. 3", "about 1 %: the model learns nothing"),
+    "adam_1e_3": (1.0, "Fig. 4", "about 1 %: the model learns nothing"),
+    "adam_1e_5": (36.96, "Fig. 5", "learns, slower and lower than at 1e-4 (59 %)"),
+    "rmsprop_1e_4": (58.0, "Fig. 7", "about 1 point below Adam at the same rate (59 %)"),
+}
+for _setting, (_accuracy, _source, _note) in _LEARNING_RATE_STUDY.items():
+    register(
+        Architecture(
+            f"khanna_vgg_cnn_{_setting}", _P001, "khanna_vgg_cnn", default_run=False,
+            reported=(ReportedFigure("accuracy", _accuracy, "validation", _source, _note),),
+        )
+    )  # fmt: skip
 
 # Paper 002: progressive models M1…M6 (M7 is M6 with searched hyperparameters).
 for _stage in range(1, 7):

@@ -15,11 +15,13 @@ from cifar100_kedro.models.paper003_chakraborti import HYPERPARAMETER_SETS
 PAPER_BUILDERS = (
     "rana_elu_cnn",
     "khanna_vgg_cnn",
+    "khanna_baseline_cnn",
     "chavez_progressive",
     "chakraborti_arch1",
     "chakraborti_arch2",
 )
 KHANNA_TRAINABLE_PARAMS = 13_870_484  # stated three times in the paper
+KHANNA_BASELINE_TRAINABLE_PARAMS = 643_492  # the 5-layer network, Section 3 and Fig. 8
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +49,7 @@ SHAPE_CASES = [
     ("rana_elu_cnn", {}),
     ("rana_elu_cnn", {"padding": "same_valid"}),
     ("khanna_vgg_cnn", {}),
+    ("khanna_baseline_cnn", {}),
     *[("chavez_progressive", {"stage": s, "weights": None}) for s in range(1, 6)],
     ("chavez_progressive", {"stage": 6, "weights": None, "trainable_backbone": True}),
     ("chakraborti_arch1", HYPERPARAMETER_SETS["hyp1"]),
@@ -215,3 +218,10 @@ def test_chavez_stage_6_loads_mobilenet_weights_from_a_local_file(tmp_path):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(saved)
         )
+
+
+def test_khanna_baseline_has_the_papers_643492_parameters():
+    model = build_model("khanna_baseline_cnn", num_classes=100)
+    assert trainable_params(model) == KHANNA_BASELINE_TRAINABLE_PARAMS
+    assert [layer.filters for layer in model.layers if hasattr(layer, "filters")] == [32, 64, 128]
+    assert model.get_layer("fc1").units == 256

@@ -9,10 +9,21 @@ import yaml
 from cifar100_kedro import architectures
 from tests.conftest import PROJECT_ROOT
 
+KHANNA_RECIPES = (
+    "khanna_vgg_cnn",
+    "khanna_baseline_cnn",
+    "khanna_vgg_cnn_adam_1e_2",
+    "khanna_vgg_cnn_adam_1e_3",
+    "khanna_vgg_cnn_adam_1e_5",
+    "khanna_vgg_cnn_rmsprop_1e_4",
+)
 # namespace → (normalization, what the paper says). "not stated" where it says nothing.
 PAPER_INPUT_TRANSFORMS = {
     "rana_elu_cnn": ("rescale", "not stated: x/255 as the Keras CIFAR example it follows"),
-    "khanna_vgg_cnn": ("rescale_center", "001: divided by 255, then featurewise centring"),
+    **{
+        namespace: ("rescale_center", "001: divided by 255, then featurewise centring")
+        for namespace in KHANNA_RECIPES
+    },
     **{
         f"chavez_m{stage}": ("rescale", "002: divided by the maximum value (255)")
         for stage in range(1, 7)

@@ -98,3 +98,52 @@ def build_khanna_vgg_cnn(
         x = keras.layers.Dropout(hidden_dropout, name=f"fc{index}_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="khanna_vgg_cnn")
+
+
+@register_builder("khanna_baseline_cnn")
+def build_khanna_baseline_cnn(
+    num_classes: int,
+    input_shape: tuple = (32, 32, 3),
+    *,
+    filters: Sequence[int] = (32, 64, 128),
+    dense_units: int = 256,
+    dropout: float = 0.0,
+) -> keras.Model:
+    """Khanna's first, 5-layer network (Section 3 and Fig. 8): [CONV → RELU → MAXPOOL] × 3 →
+    FC 256 → RELU → FC softmax.
+
+    The paper gives "32, 64 and 128 filters in convolutional layers and 256 units in the first
+    fully connected layer" and 643,492 trainable parameters. 3×3 'same' convolutions with a
+    2×2 max-pool after each (the final network's layers) reach exactly that at 32×32×3 and 100
+    classes: 93,248 convolutional + 524,544 + 25,700 dense. Dropout is not stated for this
+    network: ``dropout`` (default 0, none) after the hidden FC layer.
+
+    Args:
+        num_classes: Units of the softmax output layer.
+        input_shape: ``(height, width, channels)`` of the already normalised float32 input.
+        filters: Filters of the three convolutions.
+        dense_units: Units of the hidden fully connected layer.
+        dropout: Dropout rate after the hidden fully connected layer.
+
+    Returns:
+        The uncompiled ``keras.Model`` named ``khanna_baseline_cnn``.
+    """
+    filters = _positive_ints("filters", filters, NUM_STACKS)
+    (dense_units,) = _positive_ints("dense_units", (dense_units,), 1)
+    dropout = _rate("dropout", dropout)
+    if min(input_shape[0], input_shape[1]) < 2**NUM_STACKS:
+        raise ValueError(
+            f"input_shape {tuple(input_shape)} is too small for three 2×2 poolings (need ≥ 8)"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
+    x = inputs
+    for index, layer_filters in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(
+            layer_filters, 3, padding="same", activation="relu", name=f"conv{index}"
+        )(x)
+        x = keras.layers.MaxPooling2D(2, strides=2, name=f"pool{index}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", name="fc1")(x)
+    x = keras.layers.Dropout(dropout, name="fc1_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name="khanna_baseline_cnn")
