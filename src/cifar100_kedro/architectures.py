@@ -281,7 +281,7 @@ for _name, (_accuracy, _loss) in {"t_arch1": (29.21, 7.92), "t_arch2": (20.38, 5
     register(
         Architecture(
             f"chakraborti_{_name}", _P003, f"chakraborti_{_name}",
-            extra_inputs={"pretrained": "autoencoder_model"},
+            extra_inputs={"pretrained": "autoencoder_model"}, cross_validation=True,
             reported=(
                 ReportedFigure("accuracy", _accuracy, "cross_validation", "Table I, 5-fold mean"),
                 ReportedFigure("loss", _loss, "cross_validation", "Table I, 5-fold mean"),

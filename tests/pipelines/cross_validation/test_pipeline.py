@@ -38,7 +38,13 @@ def fold_nodes(pipeline) -> dict[str, object]:
 def test_the_default_graph_has_a_node_per_registered_architecture_and_fold():
     chosen, folds = cv_pipeline.dimensions()
     assert folds == project_settings.CROSS_VALIDATION["folds"] == 5  # paper 003's K
-    assert chosen == architectures.cross_validation_defaults() and len(chosen) == 6
+    # Paper 003's Table I: the six conv models and the two transfer models.
+    assert chosen == architectures.cross_validation_defaults() and len(chosen) == 8
+    assert {"chakraborti_t_arch1", "chakraborti_t_arch2"} <= {a.namespace for a in chosen}
+    # The transfer models' folds start from the autoencoder, which the pipeline pre-trains.
+    pipeline = cv_pipeline.create_pipeline()
+    assert "autoencoder.train" in {n.name for n in pipeline.nodes}
+    assert "autoencoder_model" in fold_nodes(pipeline)["chakraborti_t_arch1.fold_0"].inputs
     nodes = fold_nodes(cv_pipeline.create_pipeline())
     assert set(nodes) == {f"{a.namespace}.fold_{k}" for a in chosen for k in range(folds)}
     node = nodes["chakraborti_arch2_hyp3.fold_4"]
