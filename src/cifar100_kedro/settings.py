@@ -23,6 +23,7 @@ CONFIG_LOADER_ARGS = {
 # The cross_validation pipeline's dynamic dimensions: one node per (architecture, fold).
 # Kedro builds pipelines before it reads conf/, so they are fixed here, in one place:
 # ``folds`` is K (paper 003: 5); ``architectures`` is None for the registry's defaults
-# (``architectures.cross_validation_defaults()``: paper 003's Table I: six conv + two transfer models) or a tuple of
-# registered namespaces. `kedro run --pipeline=cross_validation --namespaces=...` runs some.
+# (``architectures.cross_validation_defaults()``: paper 003's Table I, six conv and two
+# transfer models) or a tuple of registered namespaces.
+# `kedro run --pipeline=cross_validation --namespaces=...` runs some of them.
 CROSS_VALIDATION = {"folds": 5, "architectures": None}
