@@ -153,6 +153,16 @@ def progression() -> tuple[Architecture, ...]:
     return tuple(sorted(staged, key=lambda a: a.progression_stage))
 
 
+# Paper 000's Table I: accuracy (%) and loss at the end of these epochs, on the training set
+# and on what the paper calls validation (the test set passed to ``fit``).
+PAPER_000_TABLE_I = {
+    "epoch": (1, 26, 51, 76, 101, 126, 151, 172),
+    "accuracy": (18.15, 54.78, 67.93, 75.03, 81.12, 84.10, 86.07, 87.18),
+    "val_accuracy": (19.17, 56.36, 62.54, 63.69, 63.91, 66.03, 66.33, 67.66),
+    "loss": (3.47, 1.70, 1.14, 0.85, 0.65, 0.54, 0.48, 0.44),
+    "val_loss": (3.47, 1.63, 1.45, 1.45, 1.49, 1.63, 1.67, 1.60),
+}
+
 # ---------------------------------------------------------------------------- the papers
 _P000, _P001, _P002 = "000 Rana & Vanzara", "001 Khanna", "002 Chavez Lazo"
 _P003, _P004 = "003 Chakraborti & Moore", "004 Corsino et al."

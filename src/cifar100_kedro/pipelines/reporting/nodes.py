@@ -7,7 +7,8 @@ The implementations live in small modules of this package:
   curves, the grid of test images);
 - :mod:`.new_images` — top-k predictions for a folder of new images;
 - :mod:`.statistics` — McNemar's exact test with Holm's correction, and its heatmap;
-- :mod:`.comparison` — the cross-architecture table, Markdown, chart and paper 002's progression.
+- :mod:`.comparison` — the cross-architecture table, Markdown, chart and paper 002's progression;
+- :mod:`.reproduction` — the papers' own tables regenerated from our results.
 
 This module adds the thin level-specific wrappers the pipeline wires up.
 """
@@ -116,3 +117,15 @@ def plot_mcnemar_coarse(table: pd.DataFrame, mcnemar: dict[str, Any]) -> Figure:
     """Heatmap of the superclass pairwise McNemar table."""
     alpha = float(mcnemar.get("alpha", 0.05))
     return mcnemar_heatmap(table, _heatmap_title(table, "superclass (20-class) correctness"), alpha)
+
+
+def paper_000_table_1(history: pd.DataFrame) -> pd.DataFrame:
+    """Paper 000's Table I (accuracy and loss at epochs 1, 26, …, 172) beside ours.
+
+    Our ``val_*`` columns are on this run's validation split under the default protocol; the
+    paper's are on the test set it passed to ``fit`` (it calls it validation).
+    """
+    from cifar100_kedro.architectures import PAPER_000_TABLE_I
+    from cifar100_kedro.pipelines.reporting.reproduction import epoch_table
+
+    return epoch_table(history, PAPER_000_TABLE_I, percent=("accuracy", "val_accuracy"))

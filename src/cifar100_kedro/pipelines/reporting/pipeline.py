@@ -252,6 +252,24 @@ def create_pipeline(**kwargs) -> Pipeline:
         if arch.pipeline == "training":
             evaluations += create_evaluation_pipeline(arch.namespace)
     others = [a.namespace for a in compared if a.pipeline != "training"]
-    return evaluations + create_comparison_pipeline(
-        [a.namespace for a in compared], optional=others
+    return (
+        evaluations
+        + create_comparison_pipeline([a.namespace for a in compared], optional=others)
+        + create_reproduction_pipeline()
+    )
+
+
+def create_reproduction_pipeline() -> Pipeline:
+    """The papers' own tables regenerated from our results (paper 000's Table I)."""
+    return Pipeline(
+        [
+            node(
+                n.paper_000_table_1,
+                "history",
+                "paper_table_1",
+                name="paper_000_table_1",
+            )
+        ],
+        namespace="rana_elu_cnn",
+        tags={"reporting", "reproduction"},
     )
