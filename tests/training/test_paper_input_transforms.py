@@ -20,6 +20,7 @@ KHANNA_RECIPES = (
 # namespace → (normalization, what the paper says). "not stated" where it says nothing.
 PAPER_INPUT_TRANSFORMS = {
     "rana_elu_cnn": ("rescale", "not stated: x/255 as the Keras CIFAR example it follows"),
+    "rana_elu_cnn_paper_protocol": ("rescale", "not stated: as rana_elu_cnn"),
     **{
         namespace: ("rescale_center", "001: divided by 255, then featurewise centring")
         for namespace in KHANNA_RECIPES

@@ -46,3 +46,29 @@ def split_train_validation(
         len(indices), len(train_idx), len(val_idx),
     )  # fmt: skip
     return _take(train, train_idx), _take(train, val_idx)
+
+
+def protocol_data(
+    train: Mapping[str, np.ndarray],
+    validation: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray] | None,
+    protocol: str,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(fit on, watch after every epoch)`` for a protocol (``architectures.PROTOCOLS``).
+
+    ``holdout``: the training split, the validation split. ``paper`` (paper 000): the whole
+    official training set (training + validation split) and the test set.
+    """
+    if protocol == "holdout":
+        return dict(train), dict(validation)
+    if protocol != "paper":
+        raise ValueError(f"protocol must be 'holdout' or 'paper', got {protocol!r}")
+    if test is None:
+        raise ValueError("protocol 'paper' needs the test split (it is the validation data)")
+    if set(train) != set(validation):
+        raise ValueError(
+            f"train and validation splits hold different arrays: {sorted(train)} vs "
+            f"{sorted(validation)}"
+        )
+    whole = {key: np.concatenate([train[key], validation[key]]) for key in train}
+    return whole, dict(test)

@@ -129,6 +129,7 @@ def fit_model(
     pretrained: keras.Model | None = None,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     task: str = "classification",
+    protocol: str = "holdout",
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Build and train one namespace's recipe; return the model, its history and summary.
 
@@ -146,6 +147,8 @@ def fit_model(
         extra_callbacks: more Keras callbacks, run after the recipe's (they see only epochs
             whose state is saved).
         task: ``classification`` or ``reconstruction`` (:mod:`.tasks`).
+        protocol: how the caller chose ``train``/``validation`` (``holdout`` or ``paper``:
+            ``architectures.PROTOCOLS``), recorded in the summary.
 
     Returns:
         The trained model (uint8 input), the per-epoch history (one row per epoch, kept
@@ -180,10 +183,11 @@ def fit_model(
         folder.open(resumable)
         for attempt in (1, 2):
             try:
-                return _train(
+                model, history, summary = _train(
                     recipe, folder, fingerprint, train, validation, normalization_stats,
                     runtime, seed, resumable, pretrained, extra_callbacks or [],
                 )  # fmt: skip
+                return model, history, {**summary, "protocol": protocol}
             except BackupError as error:
                 if attempt == 2:
                     raise

@@ -26,6 +26,8 @@ tta                    the recipe asks reports to evaluate with flip test-time a
 augmentation_placement ``model`` | ``dataset`` | ``none`` (no augmentation)
 final                  the last epoch's history row (``loss``, ``val_loss``, … per task)
 run_folder             the run folder (resume state; see ``training.run_folder``)
+protocol               ``holdout`` (training split, validation split watched, test untouched)
+                       or ``paper`` (the paper's own: ``architectures.PROTOCOLS``)
 pretrained_from        (when started from a pre-trained model) that model's name
 pretrained_layers      (idem) how many layers' weights were copied
 ====================== =====================================================================

@@ -1,11 +1,12 @@
 """``kedro run --pipeline=paper_studies``: the papers' extra experiments, opt-in.
 
 Every registered architecture that the training pipeline produces but the default run
-leaves out (``default_run=False`` in ``architectures.py``: paper 001's 5-layer baseline and
-its learning-rate / optimiser study), each a namespace trained by the training pipeline's
-template and reported by the reporting pipeline's per-architecture template, after
-data_processing. They are not in the cross-architecture comparison (each changes one thing of
-a compared model; their own reports and the papers' figures sit in their folders).
+leaves out (``default_run=False`` in ``architectures.py``: paper 000 under the paper's own
+protocol, paper 001's 5-layer baseline and its learning-rate / optimiser study), each a
+namespace trained by the training pipeline's template and reported by the reporting
+pipeline's per-architecture template, after data_processing. They are not in the
+cross-architecture comparison (each changes one thing of a compared model; their own reports
+and the papers' figures sit in their folders).
 """
 
 from __future__ import annotations
@@ -27,6 +28,6 @@ def create_pipeline(**kwargs) -> Pipeline:
     """data_processing, then each study namespace trained and reported."""
     pipeline = data_processing.create_pipeline()
     for study in studies():
-        pipeline += create_training_template(study.namespace, study.extra_inputs)
+        pipeline += create_training_template(study.namespace, study.extra_inputs, study.protocol)
         pipeline += create_evaluation_pipeline(study.namespace)
     return pipeline

@@ -180,6 +180,7 @@ def comparison_table(
                 "model": m["namespace"],
                 "paper": entry.get("paper", ""),
                 "label mode": m.get("label_mode", "fine"),
+                "protocol": m.get("protocol", "holdout"),
                 "test accuracy (%)": _pct(m.get("accuracy")),
                 f"top-{k} accuracy (%)": _pct(m.get("top_k_accuracy")),
                 "coarse accuracy (%)": _pct(m.get("coarse_accuracy")),

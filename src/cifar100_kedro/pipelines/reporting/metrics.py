@@ -61,6 +61,7 @@ class Metrics(TypedDict):
     best_val_loss: float | None  # validation, at best_epoch, in the model's label space
     training_seconds: float | None  # training wall-clock time, resumed epochs included
     batch_size: int | None  # training batch size
+    protocol: str  # "holdout" | "paper": how training used the data (architectures.PROTOCOLS)
 
 
 # ------------------------------------------------------------------ validation
@@ -357,6 +358,7 @@ def compute_metrics(
         "best_val_loss": _round(best_row.get("val_loss")),
         "training_seconds": _round(training_summary.get("training_seconds"), 2),
         "batch_size": training_summary.get("batch_size"),
+        "protocol": training_summary.get("protocol", "holdout"),
     }
 
 

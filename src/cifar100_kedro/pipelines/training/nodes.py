@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from cifar100_kedro.data.splits import protocol_data
 from cifar100_kedro.training.engine import fit_model
 
 
@@ -21,6 +22,8 @@ def train_architecture(
     device_settings: dict[str, Any],
     architecture: str,
     pretrained: keras.Model | None = None,
+    test_split: dict[str, np.ndarray] | None = None,
+    protocol: str = "holdout",
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train ``architecture`` with its recipe; return model, per-epoch history and summary.
 
@@ -32,9 +35,12 @@ def train_architecture(
         device_settings: ``device`` (strategy, XLA, precision, seed).
         architecture: the namespace.
         pretrained: a trained model whose same-named layers seed the weights (optional).
+        test_split: the test set, for ``protocol="paper"`` only (the paper watched it).
+        protocol: ``holdout`` or ``paper`` (``data.splits.protocol_data``).
     """
+    fit_on, watched = protocol_data(train_split, validation_split, test_split, protocol)
     return fit_model(
-        train_split, validation_split, normalization_stats, model_params, train_params,
+        fit_on, watched, normalization_stats, model_params, train_params,
         architecture=architecture, run_settings=run_settings, device_settings=device_settings,
-        pretrained=pretrained,
+        pretrained=pretrained, protocol=protocol,
     )  # fmt: skip

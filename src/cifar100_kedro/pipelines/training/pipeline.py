@@ -15,17 +15,21 @@ SHARED_PARAMETERS = {"params:training_run", "params:device"}
 
 
 def create_training_template(
-    architecture: str, extra_inputs: Mapping[str, str] | None = None
+    architecture: str, extra_inputs: Mapping[str, str] | None = None, protocol: str = "holdout"
 ) -> Pipeline:
     """``<architecture>.model/.history/.training_summary`` from the shared model input.
 
     ``extra_inputs`` maps further ``train_architecture`` arguments to datasets outside the
     namespace, e.g. ``{"pretrained": "autoencoder_model"}`` (the template names the input after
-    the argument, and the namespace maps it to the dataset).
+    the argument, and the namespace maps it to the dataset). ``protocol="paper"`` also gives
+    the node the test split (the paper watched it during training; see ``PROTOCOLS``).
     """
     extra_inputs = dict(extra_inputs or {})
+    if protocol == "paper":
+        extra_inputs["test_split"] = "test_split"
     train = update_wrapper(
-        partial(train_architecture, architecture=architecture), train_architecture
+        partial(train_architecture, architecture=architecture, protocol=protocol),
+        train_architecture,
     )
     template = Pipeline(
         [
@@ -59,7 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Train every architecture the registry gives the default run."""
     return sum(
         (
-            create_training_template(arch.namespace, arch.extra_inputs)
+            create_training_template(arch.namespace, arch.extra_inputs, arch.protocol)
             for arch in architectures.default_training()
         ),
         Pipeline([]),
