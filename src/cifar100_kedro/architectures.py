@@ -172,6 +172,27 @@ PAPER_000_TABLE_I = {
     "val_loss": (3.47, 1.63, 1.45, 1.45, 1.49, 1.63, 1.67, 1.60),
 }
 
+# Paper 001's Fig. 11: the classification report of the final model for classes 0-9 (test
+# set, 100 images each): class index → (precision, recall, f1-score).
+PAPER_001_FIGURE_11 = {
+    0: (0.81, 0.74, 0.77), 1: (0.74, 0.72, 0.73), 2: (0.45, 0.39, 0.42),
+    3: (0.53, 0.17, 0.26), 4: (0.53, 0.09, 0.15), 5: (0.30, 0.56, 0.39),
+    6: (0.56, 0.57, 0.56), 7: (0.72, 0.29, 0.41), 8: (0.48, 0.70, 0.57),
+    9: (0.71, 0.64, 0.67),
+}  # fmt: skip
+
+# Paper 002's per-class statements about model 7 (Section III), as checkable bounds on the test
+# set's per-class precision, recall and F1. CIFAR-100 has no "cupboard": its nearest class is
+# "wardrobe". "Animals and people" are the superclasses below.
+PAPER_002_PER_CLASS = (
+    {"classes": ("wardrobe", "road"), "above": 0.80,
+     "statement": "especially good at cupboards and roads (above 80 % in accuracy, recall, f1)"},
+    {"superclasses": ("aquatic_mammals", "fish", "insects", "large_carnivores",
+                      "large_omnivores_and_herbivores", "medium_mammals",
+                      "non-insect_invertebrates", "people", "reptiles", "small_mammals"),
+     "below": 0.20, "statement": "poor at animals and people (all below 20 %)"},
+)  # fmt: skip
+
 # ---------------------------------------------------------------------------- the papers
 _P000, _P001, _P002 = "000 Rana & Vanzara", "001 Khanna", "002 Chavez Lazo"
 _P003, _P004 = "003 Chakraborti & Moore", "004 Corsino et al."
@@ -326,6 +347,14 @@ register(
     Architecture(
         "fish_subset", _P004, "vgg16_transfer", pipeline="fish_subset",
         default_run=False, compared=False,
+        reported=(
+            ReportedFigure("accuracy", 68.0, "test", "Conclusion",
+                           "the lower end: accuracy fluctuates between 68 % and 76 % (the test "
+                           "set is the validation data)"),
+            ReportedFigure("accuracy", 76.0, "test", "Conclusion", "the upper end"),
+            ReportedFigure("overfitting_epoch", 12, "test", "Results",
+                           "validation loss stagnates, then rises, after about epoch 12"),
+        ),
     )
 )  # fmt: skip
 

@@ -118,3 +118,17 @@ def test_a_registered_toy_architecture_trains_like_every_other(tmp_path, toy_arc
     )
     assert summary["namespace"] == "toy_net" and summary["epochs_run"] == 1  # capped by conf/test
     assert (project / "data/06_models/toy_net/model.keras").is_file()
+
+
+def test_the_papers_per_class_figures_name_real_classes():
+    from cifar100_kedro.data.labels import COARSE_LABEL_NAMES, FINE_LABEL_NAMES
+
+    for statement in architectures.PAPER_002_PER_CLASS:
+        assert set(statement.get("classes", ())) <= set(FINE_LABEL_NAMES)
+        assert set(statement.get("superclasses", ())) <= set(COARSE_LABEL_NAMES)
+    figure_11 = architectures.PAPER_001_FIGURE_11
+    assert sorted(figure_11) == list(range(10))
+    for precision, recall, f1 in figure_11.values():  # the paper's F1 is their harmonic mean
+        assert abs(2 * precision * recall / (precision + recall) - f1) < 0.011
+    fish = {f.metric: f for f in architectures.get("fish_subset").reported}
+    assert fish["overfitting_epoch"].value == 12
