@@ -97,3 +97,21 @@ def test_a_class_without_test_images_is_reported():
         ValueError, match=r"test set: no images of the selected class\(es\) \[.ray.\]"
     ):
         select_subset(train, test, LABEL_NAMES, {"classes": FISH})
+
+
+def test_the_papers_protocol_fits_every_training_image_and_watches_the_test_set():
+    import numpy as np
+
+    from cifar100_kedro.pipelines.fish_subset.nodes import split_for_protocol
+
+    labels = np.repeat(np.arange(5), 10)
+    training = {"images": np.zeros((50, 4, 4, 3), np.uint8), "fine": labels}
+    test = {"images": np.ones((10, 4, 4, 3), np.uint8), "fine": np.arange(10) % 5}
+    fit_on, watched = split_for_protocol(training, test, {"validation_fraction": 0.2}, "paper")
+    assert len(fit_on["fine"]) == 50 and (watched["images"] == 1).all()
+    fit_on, watched = split_for_protocol(training, test, {"validation_fraction": 0.2}, "holdout")
+    assert (len(fit_on["fine"]), len(watched["fine"])) == (40, 10) and (
+        watched["images"] == 0
+    ).all()
+    with pytest.raises(ValueError, match="'fish_subset.protocol' must be 'holdout' or 'paper'"):
+        split_for_protocol(training, test, {}, "papers")

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from cifar100_kedro.data.splits import split_train_validation
 from cifar100_kedro.models.paper004_vgg_transfer import (
     FEATURES_NAME,
     HEAD_NAME,
@@ -246,6 +247,29 @@ def _predict_in_batches(
     return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
 
 
+# ----------------------------------------------------------------------------- protocol
+def split_for_protocol(
+    training_images: dict[str, np.ndarray],
+    test_split: dict[str, np.ndarray],
+    split: dict[str, Any],
+    protocol: str,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The subset's ``(train_split, validation_split)`` under ``fish_subset.protocol``.
+
+    ``holdout`` (default): a stratified, seeded split of the subset's training images (the
+    shared ``split`` parameters); the test images only for the final evaluation. ``paper``:
+    as paper 004's appendix, every training image (2,500 for the fish) is fitted on and the
+    test set is the validation data, so ReduceLROnPlateau watches the test set.
+    """
+    if protocol == "holdout":
+        return split_train_validation(training_images, split)
+    if protocol == "paper":
+        return dict(training_images), dict(test_split)
+    raise ValueError(
+        f"parameter 'fish_subset.protocol' must be 'holdout' or 'paper', got {protocol!r}"
+    )
+
+
 # ----------------------------------------------------------------------------- head
 def train_head(
     train_features: dict[str, np.ndarray],
@@ -254,6 +278,7 @@ def train_head(
     train_params: dict[str, Any],
     run_settings: dict[str, Any],
     device_settings: dict[str, Any],
+    protocol: str = "holdout",
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train the head (``vgg16_transfer_head``) on the features through the training engine.
 
@@ -273,6 +298,7 @@ def train_head(
     return fit_model(
         train_features, validation_features, None, head_params, head_train,
         architecture="fish_subset", run_settings=run_settings, device_settings=device_settings,
+        protocol=protocol,
     )  # fmt: skip
 
 

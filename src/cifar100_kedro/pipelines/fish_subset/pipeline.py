@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from cifar100_kedro.data.splits import split_train_validation
 from cifar100_kedro.data.statistics import compute_normalization_stats
 from cifar100_kedro.pipelines import data_processing
 from cifar100_kedro.pipelines.fish_subset.nodes import (
     assemble_classifier,
     extract_features,
     select_subset,
+    split_for_protocol,
     train_head,
 )
 from cifar100_kedro.pipelines.reporting import create_evaluation_pipeline
@@ -35,8 +35,8 @@ def create_subset_training_pipeline() -> Pipeline:
                 name="select_subset",
             ),
             node(
-                split_train_validation,
-                ["training_images", "params:split"],
+                split_for_protocol,
+                ["training_images", "test_split", "params:split", "params:protocol"],
                 ["train_split", "validation_split"],
                 name="split_train_validation",
             ),
@@ -69,6 +69,7 @@ def create_subset_training_pipeline() -> Pipeline:
                     "params:train",
                     "params:training_run",
                     "params:device",
+                    "params:protocol",
                 ],
                 ["head_model", "history", "head_training_summary"],
                 name="train_head",
