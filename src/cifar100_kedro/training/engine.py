@@ -107,6 +107,8 @@ def _digest(*parts: Any) -> str:
             for key in sorted(part):
                 digest.update(key.encode())
                 digest.update(_digest(part[key]).encode())
+        elif isinstance(part, (list, tuple)):
+            digest.update(_digest(*part).encode())
         elif isinstance(part, np.ndarray):
             digest.update(str((part.dtype, part.shape)).encode())
             digest.update(np.ascontiguousarray(part).tobytes())
