@@ -24,6 +24,7 @@ from kedro.pipeline import Pipeline, node
 
 from cifar100_kedro import architectures
 from cifar100_kedro.pipelines.reporting import nodes as n
+from cifar100_kedro.pipelines.reporting import reproduction as rp
 from cifar100_kedro.pipelines.reporting.comparison import progression_stages, registry_view
 
 # Keyword arguments of the collecting nodes, which take the namespaces as keywords too.
@@ -260,8 +261,17 @@ def create_pipeline(**kwargs) -> Pipeline:
 
 
 def create_reproduction_pipeline() -> Pipeline:
-    """The papers' own tables regenerated from our results (paper 000's Table I)."""
-    return Pipeline(
+    """The papers' own tables and figures regenerated from our results (tag ``reproduction``).
+
+    Paper 000's Table I from the history (``rana_elu_cnn.paper_table_1``), then, in the
+    namespace ``reproduction``, per paper ``paper_00N_tables`` (the paper's numbers beside ours
+    → ``reproduction.paper_00N_table`` and ``_models``), ``paper_00N_page`` (Markdown),
+    ``paper_00N_accuracy_plot`` and ``paper_00N_curves_plot`` (PNG), and one ``index`` page.
+    They read each namespace's metrics, history and training summary; those of models the
+    reporting run does not evaluate (opt-in studies, other pipelines' models) through
+    ``<ns>.*_if_present``, so a missing result reads "not run" instead of failing.
+    """
+    table_1 = Pipeline(
         [
             node(
                 n.paper_000_table_1,
@@ -271,5 +281,54 @@ def create_reproduction_pipeline() -> Pipeline:
             )
         ],
         namespace="rana_elu_cnn",
+        tags={"reporting", "reproduction"},
+    )
+    # The pages read other namespaces' outputs ("<ns>.metrics") on purpose: silence Kedro's
+    # warning about dotted inputs, as the comparison does.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
+        return table_1 + _reproduction_pages()
+
+
+def _reproduction_pages() -> Pipeline:
+    evaluated = {a.namespace for a in architectures.compared() if a.pipeline == "training"}
+    nodes, external, pages = [], set(), {}
+    for paper in rp.PAPERS.values():
+        registry = rp.paper_registry(architectures.all_architectures(), paper.number)
+        inputs = rp.paper_inputs(paper, registry, evaluated)
+        external |= set(inputs.values())
+        key = paper.key
+        tables = [f"{key}_table", f"{key}_models"]
+        pages.update(zip(tables, tables))
+        nodes += [
+            node(
+                _bound(rp.paper_tables, paper=paper, registry=registry),
+                inputs,
+                tables,
+                name=f"{key}_tables",
+            ),
+            node(_bound(rp.paper_page, paper=paper), tables, f"{key}_page", name=f"{key}_page"),
+            node(
+                _bound(rp.plot_paper_figures, paper=paper),
+                f"{key}_table",
+                f"{key}_accuracy_plot",
+                name=f"{key}_accuracy_plot",
+            ),
+        ]
+        if paper.curves:
+            histories = {k: v for k, v in inputs.items() if k.endswith("__history")}
+            nodes.append(
+                node(
+                    _bound(rp.plot_paper_curves, paper=paper, registry=registry),
+                    {"figures": f"{key}_table", **histories},
+                    f"{key}_curves_plot",
+                    name=f"{key}_curves_plot",
+                )
+            )
+    nodes.append(node(_bound(rp.index_page, papers=rp.PAPERS), pages, "index", name="index"))
+    return Pipeline(
+        nodes,
+        namespace="reproduction",
+        inputs=external,
         tags={"reporting", "reproduction"},
     )
