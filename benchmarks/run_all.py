@@ -52,6 +52,7 @@ BENCHMARKS = (
     ),
     ("budget_accuracy", "Accuracy after a fixed CPU budget (synthetic data)", "budget_accuracy.py"),
     ("flops", "FLOPs per image and parameters", "flops.py"),
+    ("resume_soak", "Resume soak: random SIGKILLs of a training run", "resume_soak.py"),
 )
 # Scripts that take ``--architectures`` (forwarded when given).
 TAKES_ARCHITECTURES = {"training_throughput", "evaluation_throughput", "budget_accuracy", "flops"}
