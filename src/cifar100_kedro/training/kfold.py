@@ -35,6 +35,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from cifar100_kedro.data.statistics import compute_normalization_stats
+from cifar100_kedro.training import recipe
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError
 
@@ -71,10 +72,9 @@ def fingerprint(
 
 def cap_epochs(train_params: Mapping[str, Any], *caps: int | None) -> dict[str, Any]:
     """``train_params`` with ``epochs`` lowered to the smallest cap given (``None`` = no cap)."""
-    caps = tuple(int(c) for c in caps if c)
     train = dict(train_params)
-    if caps and train.get("epochs") and train["epochs"] > min(caps):
-        train["epochs"] = min(caps)
+    if train.get("epochs"):
+        train["epochs"] = recipe.cap_epochs(train["epochs"], *caps)
     return train
 
 

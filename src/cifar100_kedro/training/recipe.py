@@ -99,6 +99,17 @@ class Recipe:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def cap_epochs(epochs: int | None, *caps: int | None) -> int | None:
+    """The one epoch cap: ``epochs`` lowered to the smallest cap given (``None`` = no cap).
+
+    With no ``epochs`` (a time-budget recipe) the cap is the upper bound the budget works under.
+    """
+    given = [int(c) for c in caps if c]
+    if not given:
+        return epochs
+    return min(epochs, *given) if epochs else min(given)
+
+
 def _fail(where: str, key: str, message: str) -> None:
     raise RecipeError(f"parameter '{where}.{key}': {message}")
 
@@ -145,7 +156,7 @@ def parse_train(
                 "parameter 'training_run.max_epochs' must be null or a positive integer, "
                 f"got {max_epochs!r}"
             )
-        epochs = min(epochs, max_epochs) if epochs else max_epochs  # an upper bound on a budget
+        epochs = cap_epochs(epochs, max_epochs)
     if not _positive_int(train.get("batch_size")):
         _fail(where, "batch_size", f"must be a positive integer, got {train.get('batch_size')!r}")
     smoothing = train.get("label_smoothing", 0.0)
