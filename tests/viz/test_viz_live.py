@@ -91,6 +91,21 @@ def wait_for(condition, timeout: float, what: str):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def past_size_warning(browser):
+    """The browser, after clicking kedro-viz's "Render it anyway" if the page shows it.
+
+    kedro-viz asks before laying out a graph of many elements (the default pipeline is one):
+    a user clicks the button, and so does the test.
+    """
+    from selenium.webdriver.common.by import By
+
+    render_anyway = "//button[normalize-space(.)='Render it anyway']"
+    for button in browser.find_elements(By.XPATH, render_anyway):
+        with contextlib.suppress(Exception):
+            button.click()
+    return browser
+
+
 def test_api_answers_with_every_pipeline(viz_server: VizServer, registered_pipelines: dict) -> None:
     from cifar100_kedro.architectures import default_training
 
@@ -119,7 +134,7 @@ def test_browser_draws_the_graph_and_a_plot_preview(
 
     browser.get(f"{viz_server.url}/?pid=__default__")
     wait_for(
-        lambda: browser.find_elements(By.CSS_SELECTOR, ".pipeline-node"),
+        lambda: past_size_warning(browser).find_elements(By.CSS_SELECTOR, ".pipeline-node"),
         180,
         "the flowchart's nodes",
     )
@@ -152,7 +167,9 @@ def test_browser_draws_the_graph_and_a_plot_preview(
     plot = plots[0]
     browser.get(f"{viz_server.url}/?pid=__default__&sid={plot['id']}&sn={plot['name']}")
     image = wait_for(
-        lambda: browser.find_elements(By.CSS_SELECTOR, "img.pipeline-metadata__plot-image"),
+        lambda: past_size_warning(browser).find_elements(
+            By.CSS_SELECTOR, "img.pipeline-metadata__plot-image"
+        ),
         120,
         f"the preview of {plot['name']}",
     )[0]
