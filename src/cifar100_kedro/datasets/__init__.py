@@ -1,7 +1,9 @@
-"""Custom Kedro datasets: the CIFAR-100 archive reader, a numpy ``.npz`` dataset and a Keras
-model dataset that knows the project's custom layers."""
+"""Custom Kedro datasets: the CIFAR-100 archive reader, a numpy ``.npz`` dataset, a Markdown
+file kedro-viz previews as HTML, and a Keras model dataset that knows the project's custom
+layers."""
 
 from cifar100_kedro.datasets.cifar_archive_dataset import CIFAR100ArchiveDataset
+from cifar100_kedro.datasets.markdown_dataset import MarkdownDataset
 from cifar100_kedro.datasets.numpy_dataset import NumpyDataset
 
 
@@ -14,4 +16,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["CIFAR100ArchiveDataset", "KerasModelDataset", "NumpyDataset"]
+__all__ = ["CIFAR100ArchiveDataset", "KerasModelDataset", "MarkdownDataset", "NumpyDataset"]
