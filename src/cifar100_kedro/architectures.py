@@ -193,6 +193,38 @@ PAPER_002_PER_CLASS = (
      "below": 0.20, "statement": "poor at animals and people (all below 20 %)"},
 )  # fmt: skip
 
+# Paper 003's names, and Table II's row of its chosen model (Arch2-Hyp3): p + t·s_p for
+# accuracy(Arch2-Hyp3) − accuracy(column), fractions, as printed.
+PAPER_003_NAMES = {
+    "chakraborti_arch1_hyp1": "Arch1-Hyp1", "chakraborti_arch1_hyp2": "Arch1-Hyp2",
+    "chakraborti_arch1_hyp3": "Arch1-Hyp3", "chakraborti_arch2_hyp1": "Arch2-Hyp1",
+    "chakraborti_arch2_hyp2": "Arch2-Hyp2", "chakraborti_arch2_hyp3": "Arch2-Hyp3",
+    "chakraborti_t_arch1": "T_Arch1", "chakraborti_t_arch2": "T_Arch2",
+}  # fmt: skip
+PAPER_003_CHOSEN = "chakraborti_arch2_hyp3"
+PAPER_003_TABLE_II_CHOSEN_ROW = {
+    "chakraborti_arch1_hyp1": 0.0687, "chakraborti_arch1_hyp2": 0.0265,
+    "chakraborti_arch1_hyp3": 0.0066, "chakraborti_arch2_hyp1": 0.0561,
+    "chakraborti_arch2_hyp2": 0.0113, "chakraborti_t_arch1": 0.1273,
+    "chakraborti_t_arch2": 0.2156,
+}  # fmt: skip
+
+# Figures that describe a run rather than score it: its parameter count and its data split.
+COUNT_METRICS = ("trainable_params", "train_images", "validation_images", "test_images")
+_TEST_SET_WATCHED = "the test set, passed to fit as validation data"
+
+
+def data_split_figures(
+    train: int, watched: int, test: int, source: str, notes=("", "", ""), watched_split="validation"
+) -> tuple[ReportedFigure, ...]:
+    """A paper's data split as figures: images fitted on, watched each epoch, tested on."""
+    return (
+        ReportedFigure("train_images", train, "training", source, notes[0]),
+        ReportedFigure("validation_images", watched, watched_split, source, notes[1]),
+        ReportedFigure("test_images", test, "test", source, notes[2]),
+    )
+
+
 # ---------------------------------------------------------------------------- the papers
 _P000, _P001, _P002 = "000 Rana & Vanzara", "001 Khanna", "002 Chavez Lazo"
 _P003, _P004 = "003 Chakraborti & Moore", "004 Corsino et al."
@@ -206,6 +238,9 @@ register(
             ReportedFigure("loss", 1.60, "test", "Table I, epoch 172 of 200"),
             ReportedFigure("training_accuracy", 87.18, "training", "Table I, epoch 172 of 200",
                            "the abstract's 87%"),
+            *data_split_figures(50_000, 10_000, 10_000, "Sections III-C, III-E",
+                                ("all of the official training set", _TEST_SET_WATCHED,
+                                 "the same test set"), "test"),
         ),
     )
 )  # fmt: skip
@@ -219,6 +254,9 @@ register(
             ReportedFigure("accuracy", 67.66, "test", "Table I, epoch 172 of 200",
                            "the paper calls it validation; it is the test set passed to fit"),
             ReportedFigure("loss", 1.60, "test", "Table I, epoch 172 of 200"),
+            *data_split_figures(50_000, 10_000, 10_000, "Sections III-C, III-E",
+                                ("all of the official training set", _TEST_SET_WATCHED,
+                                 "the same test set"), "test"),
         ),
     )
 )  # fmt: skip
@@ -231,6 +269,9 @@ register(
             ReportedFigure("accuracy", 59.28, "validation", "Conclusion"),
             ReportedFigure("loss", 1.42, "validation", "Conclusion"),
             ReportedFigure("training_accuracy", 64.96, "training", "Conclusion", "after 49 epochs"),
+            ReportedFigure("trainable_params", 13_870_484, "training", "Section 3, Conclusion"),
+            *data_split_figures(40_000, 10_000, 10_000, "Section 3",
+                                ("80 % of the training set", "", "")),
         ),
     )
 )  # fmt: skip
@@ -242,6 +283,7 @@ register(
             ReportedFigure("accuracy", 39.5, "test", "Section 3", "the 5-layer baseline"),
             ReportedFigure("accuracy", 38.74, "validation", "Fig. 8"),
             ReportedFigure("loss", 2.3989, "validation", "Fig. 8"),
+            ReportedFigure("trainable_params", 643_492, "training", "Section 3"),
         ),
     )
 )  # fmt: skip
@@ -269,7 +311,10 @@ for _stage in range(1, 7):
             progression_stage=_stage,
             coarse_variant="chavez_m1_coarse" if _stage == 1 else None,
             reported=(
-                (ReportedFigure("accuracy", 18.5, "test", "Abstract, model 1"),)
+                (ReportedFigure("accuracy", 18.5, "test", "Abstract, model 1"),
+                 *data_split_figures(40_000, 10_000, 10_000, "Figure 1",
+                                     ("400 images per class", "100 images per class, stratified",
+                                      "100 per class")))
                 if _stage == 1 else ()
             ),
         )
@@ -354,6 +399,8 @@ register(
             ReportedFigure("accuracy", 76.0, "test", "Conclusion", "the upper end"),
             ReportedFigure("overfitting_epoch", 12, "test", "Results",
                            "validation loss stagnates, then rises, after about epoch 12"),
+            *data_split_figures(2_500, 500, 500, "Appendix",
+                                ("500 per class", _TEST_SET_WATCHED, "100 per class"), "test"),
         ),
     )
 )  # fmt: skip

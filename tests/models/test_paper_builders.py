@@ -225,3 +225,18 @@ def test_khanna_baseline_has_the_papers_643492_parameters():
     assert trainable_params(model) == KHANNA_BASELINE_TRAINABLE_PARAMS
     assert [layer.filters for layer in model.layers if hasattr(layer, "filters")] == [32, 64, 128]
     assert model.get_layer("fc1").units == 256
+
+
+def test_the_registry_quotes_the_parameter_counts_the_builders_are_held_to():
+    from cifar100_kedro.architectures import all_architectures
+
+    quoted = {
+        a.namespace: f.value
+        for a in all_architectures()
+        for f in a.reported
+        if f.metric == "trainable_params"
+    }
+    assert quoted == {
+        "khanna_vgg_cnn": KHANNA_TRAINABLE_PARAMS,
+        "khanna_baseline_cnn": KHANNA_BASELINE_TRAINABLE_PARAMS,
+    }

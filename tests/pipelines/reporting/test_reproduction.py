@@ -222,11 +222,11 @@ def test_paper_000_table_i_per_epoch_and_not_reached():
 
 
 def test_paper_003_cross_validation_and_table_ii():
-    chosen = rp.PAPER_003_CHOSEN
+    chosen = architectures.PAPER_003_CHOSEN
     cv_1 = pd.DataFrame(
         {"model": [chosen], "folds": [5], "mean_accuracy_percent": [40.0], "mean_loss": [5.0]}
     )
-    names = list(rp.PAPER_003_TABLE_II_CHOSEN_ROW)
+    names = list(architectures.PAPER_003_TABLE_II_CHOSEN_ROW)
     cv_2 = pd.DataFrame(
         {
             "model": [chosen, names[0]],

@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from cifar100_kedro.architectures import Architecture, ReportedFigure
+from cifar100_kedro.architectures import COUNT_METRICS, Architecture, ReportedFigure
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,10 @@ def _reported_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
         "reported coarse accuracy (%) [paper]": _value(shown["coarse_accuracy"]),
         "reported loss [paper]": _value(shown["loss"]),
         "reported on [paper]": ", ".join(splits),
-        "reported note [paper]": "; ".join(_describe_figure(f) for f in figures),
+        # Scores only: parameter counts and data splits are in the reproduction reports.
+        "reported note [paper]": "; ".join(
+            _describe_figure(f) for f in figures if f.metric not in COUNT_METRICS
+        ),
     }
 
 

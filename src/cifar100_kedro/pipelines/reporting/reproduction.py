@@ -7,12 +7,12 @@ and parameter count of our run; then the paper's protocol and the documented dev
 
 What comes from where:
 
-- the papers' reported figures are the registry's (``Architecture.reported`` in
-  :mod:`cifar100_kedro.architectures`), bound to the nodes as plain data
-  (:func:`paper_registry`);
-- what the registry does not hold — paper 000's Table I (``PAPER_000_TABLE_I``, the
-  registry's too), paper 001's Fig. 11, paper 003's Table II row, paper 004's accuracy range,
-  parameter counts and data splits — and every paper's deviations are data here
+- every number a paper reports is the registry's (:mod:`cifar100_kedro.architectures`):
+  each model's ``Architecture.reported`` (scores, parameter counts, data splits, with their
+  split and source) and the paper-wide tables ``PAPER_000_TABLE_I``,
+  ``PAPER_001_FIGURE_11``, ``PAPER_003_TABLE_II_CHOSEN_ROW``; they are bound to the nodes as
+  plain data (:func:`paper_registry`);
+- how each page is laid out (its sections) and every paper's deviations are data here
   (:data:`PAPERS`);
 - ours are the per-architecture results (``<ns>.metrics``, ``<ns>.history``,
   ``<ns>.training_summary``); those another pipeline produces come through
@@ -34,11 +34,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cifar100_kedro.architectures import PAPER_000_TABLE_I, Architecture, ReportedFigure
+from cifar100_kedro.architectures import (
+    COUNT_METRICS,
+    PAPER_000_TABLE_I,
+    PAPER_001_FIGURE_11,
+    PAPER_003_CHOSEN,
+    PAPER_003_NAMES,
+    PAPER_003_TABLE_II_CHOSEN_ROW,
+    Architecture,
+    ReportedFigure,
+)
 
 # ReportedFigure.metric values shown in the tables.
 SCORES = ("accuracy", "coarse_accuracy", "training_accuracy", "loss")
-COUNTS = ("trainable_params", "train_images", "validation_images", "test_images")
+COUNTS = COUNT_METRICS
 INTEGERS = (*COUNTS, "overfitting_epoch")
 PERCENT = ("accuracy", "coarse_accuracy", "training_accuracy", "val_accuracy")
 MISSING = "–"
@@ -106,7 +115,6 @@ class Paper:
     deviations: tuple[Deviation, ...]
     headline: tuple[str, str]  # (namespace, metric) shown on the index page
     curves: tuple[Curves, ...] = ()
-    figures: Mapping[str, tuple[ReportedFigure, ...]] = field(default_factory=dict)
     inputs: Mapping[str, str] = field(default_factory=dict)
     elsewhere: tuple[str, ...] = ()
 
@@ -116,40 +124,6 @@ class Paper:
         return f"paper_{self.number}"
 
 
-def _images(
-    train: int, watched: int, test: int, source: str, notes=("", "", ""), watched_split="validation"
-) -> tuple[ReportedFigure, ...]:
-    """The paper's data split as figures: images fitted on, watched each epoch, tested on."""
-    return (
-        ReportedFigure("train_images", train, "training", source, notes[0]),
-        ReportedFigure("validation_images", watched, watched_split, source, notes[1]),
-        ReportedFigure("test_images", test, "test", source, notes[2]),
-    )
-
-
-# Paper 001's Fig. 11: precision, recall, F1 of categories 0-9 (100 test images each).
-PAPER_001_FIG_11 = (
-    (0.81, 0.74, 0.77), (0.74, 0.72, 0.73), (0.45, 0.39, 0.42), (0.53, 0.17, 0.26),
-    (0.53, 0.09, 0.15), (0.30, 0.56, 0.39), (0.56, 0.57, 0.56), (0.72, 0.29, 0.41),
-    (0.48, 0.70, 0.57), (0.71, 0.64, 0.67),
-)  # fmt: skip
-# Paper 003's names, and Table II's row of its chosen model (Arch2-Hyp3): p + t·s_p for
-# accuracy(Arch2-Hyp3) − accuracy(column), fractions, as printed.
-PAPER_003_NAMES = {
-    "chakraborti_arch1_hyp1": "Arch1-Hyp1", "chakraborti_arch1_hyp2": "Arch1-Hyp2",
-    "chakraborti_arch1_hyp3": "Arch1-Hyp3", "chakraborti_arch2_hyp1": "Arch2-Hyp1",
-    "chakraborti_arch2_hyp2": "Arch2-Hyp2", "chakraborti_arch2_hyp3": "Arch2-Hyp3",
-    "chakraborti_t_arch1": "T_Arch1", "chakraborti_t_arch2": "T_Arch2",
-}  # fmt: skip
-PAPER_003_CHOSEN = "chakraborti_arch2_hyp3"
-PAPER_003_TABLE_II_CHOSEN_ROW = {
-    "chakraborti_arch1_hyp1": 0.0687, "chakraborti_arch1_hyp2": 0.0265,
-    "chakraborti_arch1_hyp3": 0.0066, "chakraborti_arch2_hyp1": 0.0561,
-    "chakraborti_arch2_hyp2": 0.0113, "chakraborti_t_arch1": 0.1273,
-    "chakraborti_t_arch2": 0.2156,
-}  # fmt: skip
-
-_TEST_SET_WATCHED = "the test set, passed to fit as validation data"
 _HOLDOUT = Deviation(
     "Protocol `holdout`: fit on the training split, watch the validation split, evaluate the "
     "kept weights once on the test set",
@@ -190,17 +164,6 @@ PAPER_000 = Paper(
             "(`rana_elu_cnn_paper_protocol`, `kedro run --pipeline=paper_studies`).",
         ),
     ),
-    figures={
-        ns: _images(
-            50_000,
-            10_000,
-            10_000,
-            "Sections III-C, III-E",
-            ("all of the official training set", _TEST_SET_WATCHED, "the same test set"),
-            "test",
-        )
-        for ns in ("rana_elu_cnn", "rana_elu_cnn_paper_protocol")
-    },
     inputs={"rana_elu_cnn__table_1": "rana_elu_cnn.paper_table_1"},
     headline=("rana_elu_cnn", "accuracy"),
     curves=(
@@ -289,15 +252,6 @@ PAPER_001 = Paper(
             "images each; ours from `../khanna_vgg_cnn/classification_report.csv`.",
         ),
     ),
-    figures={
-        "khanna_vgg_cnn": (
-            ReportedFigure("trainable_params", 13_870_484, "training", "Section 3, Conclusion"),
-            *_images(40_000, 10_000, 10_000, "Section 3", ("80 % of the training set", "", "")),
-        ),
-        "khanna_baseline_cnn": (
-            ReportedFigure("trainable_params", 643_492, "training", "Section 3"),
-        ),
-    },
     inputs={"khanna_vgg_cnn__class_report": "khanna_vgg_cnn.classification_report"},
     headline=("khanna_vgg_cnn", "accuracy"),
     curves=(
@@ -374,15 +328,6 @@ PAPER_002 = Paper(
         Section("Figure 2: models 1 and 7 on the 20 superclasses", ("chavez_m?_coarse",)),
         Section("Figure 1: data segmentation", ("chavez_m1",), metrics=COUNTS),
     ),
-    figures={
-        "chavez_m1": _images(
-            40_000,
-            10_000,
-            10_000,
-            "Figure 1",
-            ("400 images per class", "100 images per class, stratified", "100 per class"),
-        )
-    },
     headline=("chavez_m7", "accuracy"),
     elsewhere=(
         (
@@ -545,16 +490,6 @@ PAPER_004 = Paper(
         ),
         Section("Appendix: data", ("fish_subset",), metrics=COUNTS),
     ),
-    figures={
-        "fish_subset": _images(
-            2_500,
-            500,
-            500,
-            "Appendix",
-            ("500 per class", _TEST_SET_WATCHED, "100 per class"),
-            "test",
-        )
-    },
     headline=("fish_subset", "accuracy"),
     curves=(
         Curves("Figure 1: training and validation loss", "loss", ("fish_subset",)),
@@ -834,7 +769,7 @@ def _matching(patterns: Sequence[str], registry: Mapping[str, Any]) -> list[str]
 def _figures_of(section: Section, paper: Paper, ns: str, entry: Mapping[str, Any]):
     figures = [
         f
-        for f in (*entry.get("reported", ()), *paper.figures.get(ns, ()))
+        for f in entry.get("reported", ())
         if f.metric in section.metrics and (not section.splits or f.split in section.splits)
     ]
     if not figures and section.metrics == SCORES and not section.splits:
@@ -977,7 +912,7 @@ def _class_report_rows(section, paper, registry, results, extras) -> list[dict[s
         records = report.to_dict("records")
         by_index = {int(r["class_index"]): r for r in records if not _missing(r["class_index"])}
         run = _run_columns(results.get(ns, {}))
-        for index, printed in enumerate(PAPER_001_FIG_11):
+        for index, printed in enumerate(PAPER_001_FIGURE_11.values()):
             ours = by_index.get(index, {})
             name = ours.get("class", f"category {index}")
             for metric, value in zip(("precision", "recall", "f1-score"), printed):
