@@ -233,7 +233,7 @@ def outputs(project: Path, namespace: str):
 
     history = pd.read_csv(project / "data/07_model_output" / namespace / "history.csv")
     model = keras.models.load_model(project / "data/06_models" / namespace / "model.keras")
-    return history.drop(columns="seconds"), model.get_weights()
+    return history.drop(columns=["seconds", "cpu_seconds"]), model.get_weights()
 
 
 def identical(ours, theirs) -> tuple[bool, bool]:

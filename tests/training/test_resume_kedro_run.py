@@ -71,7 +71,7 @@ def _outputs(project):
 
     history = pd.read_csv(project / f"data/07_model_output/{NAMESPACE}/history.csv")
     model = keras.models.load_model(project / f"data/06_models/{NAMESPACE}/model.keras")
-    return history.drop(columns="seconds"), model.get_weights()
+    return history.drop(columns=["seconds", "cpu_seconds"]), model.get_weights()
 
 
 def test_kill_during_training_then_rerun_trains_the_uninterrupted_model(tmp_path):

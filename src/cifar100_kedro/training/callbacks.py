@@ -22,7 +22,8 @@ def history_row_maker(metrics: Sequence[str]):
 
     Columns: ``epoch`` (1-based), the task's ``metrics`` (Keras log keys, in that order),
     ``learning_rate`` (at the epoch's end, after any ReduceLROnPlateau change) and
-    ``seconds`` (the epoch's wall time).
+    ``seconds`` (the epoch's wall time); :class:`.resume.TrainingState` adds ``cpu_seconds``
+    (the process's CPU time over the epoch).
     """
 
     def row(epoch: int, logs: Mapping[str, Any], model: keras.Model, seconds: float) -> dict:

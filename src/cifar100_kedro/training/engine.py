@@ -235,7 +235,7 @@ def _train(
         raise RecipeError(f"parameter '{where}.epochs' is missing")
     model = factory(total_steps=data.steps_per_epoch * epochs)
     metrics = TASKS[recipe.task].history_metrics
-    columns = ("epoch", *metrics, "learning_rate", "seconds")
+    columns = ("epoch", *metrics, "learning_rate", "seconds", "cpu_seconds")
     recipe_callbacks = make_callbacks(settings.callbacks, folder.path, where)
     state = resume.TrainingState(
         folder.backup_dir,

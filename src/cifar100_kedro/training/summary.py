@@ -16,6 +16,7 @@ best_epoch             1-based epoch with the best monitored metric (``monitor``
 monitor                the metric ``best_epoch`` refers to (early stopping's, else val_loss)
 resumed                whether this run continued an interrupted one
 training_seconds       sum of the epochs' wall times, including those before a resume
+training_cpu_seconds   sum of the epochs' process CPU times (all threads), likewise
 images_per_second      training images × epochs / training_seconds
 train_images           images the model was fitted on
 validation_images      images watched after every epoch
@@ -50,8 +51,8 @@ from cifar100_kedro.training.recipe import Recipe
 SCHEMA_KEYS = (
     "namespace", "task", "builder", "recipe_fingerprint", "seed", "label_mode", "num_classes",
     "epochs_requested", "epochs_run", "best_epoch", "monitor", "resumed", "training_seconds",
-    "images_per_second", "train_images", "validation_images", "batch_size", "trainable_params",
-    "total_params", "tta", "augmentation_placement", "final",
+    "training_cpu_seconds", "images_per_second", "train_images", "validation_images",
+    "batch_size", "trainable_params", "total_params", "tta", "augmentation_placement", "final",
 )  # fmt: skip
 
 
@@ -98,6 +99,9 @@ def build_summary(
         "monitor": monitor,
         "resumed": bool(resumed),
         "training_seconds": seconds,
+        "training_cpu_seconds": float(history["cpu_seconds"].sum())
+        if "cpu_seconds" in history and len(history)
+        else None,
         "images_per_second": float(train_images * len(history) / max(seconds, 1e-9))
         if len(history)
         else 0.0,

@@ -96,7 +96,7 @@ def test_training_returns_a_uint8_model_history_and_summary(trained, data):
     assert reconstruction.shape == (2, 32, 32, 3)
     assert list(history.columns) == [
         "epoch", "loss", "reconstruction_mse", "val_loss", "val_reconstruction_mse",
-        "learning_rate", "seconds",
+        "learning_rate", "seconds", "cpu_seconds",
     ]  # fmt: skip
     assert len(history) == 1 and history["val_reconstruction_mse"].notna().all()
     # The total loss adds the sparsity and L2 terms to the reconstruction MSE.

@@ -8,6 +8,8 @@ The implementations live in small modules of this package:
 - :mod:`.new_images` — top-k predictions for a folder of new images;
 - :mod:`.statistics` — McNemar's exact test with Holm's correction, and its heatmap;
 - :mod:`.comparison` — the cross-architecture table, Markdown, chart and paper 002's progression;
+- :mod:`.time_to_accuracy` — when each model first reached given validation accuracies, and
+  its accuracy against training time;
 - :mod:`.reproduction` — the papers' own tables regenerated from our results.
 
 This module adds the thin level-specific wrappers the pipeline wires up.
@@ -49,11 +51,17 @@ from cifar100_kedro.pipelines.reporting.plots import (
     plot_training_curves,
 )
 from cifar100_kedro.pipelines.reporting.statistics import mcnemar_heatmap, mcnemar_node
+from cifar100_kedro.pipelines.reporting.time_to_accuracy import (
+    collect_histories,
+    plot_accuracy_vs_training_time,
+    time_to_accuracy_table,
+)
 
 __all__ = [
     "best_worst_classes",
     "classification_report_table",
     "coarse_confusion_matrix_table",
+    "collect_histories",
     "collect_metrics",
     "collect_predictions",
     "comparison_markdown",
@@ -62,6 +70,7 @@ __all__ = [
     "confusion_matrix_table",
     "mcnemar_coarse",
     "mcnemar_fine",
+    "plot_accuracy_vs_training_time",
     "plot_best_worst_classes",
     "plot_coarse_confusion_matrix",
     "plot_comparison",
@@ -74,6 +83,7 @@ __all__ = [
     "predict_new_images",
     "predict_test_set",
     "progression_table",
+    "time_to_accuracy_table",
     "validate_predictions",
 ]
 

@@ -165,6 +165,10 @@ def create_comparison_pipeline(
     metric_inputs = {ns: f"{ns}.metrics{suffix[ns]}" for ns in namespaces}
     prediction_inputs = {"test_split": test_split}
     prediction_inputs.update({ns: f"{ns}.test_predictions{suffix[ns]}" for ns in namespaces})
+    history_inputs = {ns: f"{ns}.history{suffix[ns]}" for ns in namespaces}
+    superclass_models = tuple(
+        a.namespace for a in architectures.all_architectures() if a.label_mode == "coarse"
+    )
     registry = registry_view(architectures.all_architectures())
     stages = progression_stages(architectures.progression())
     # These two nodes read other namespaces' outputs ("<ns>.metrics") on purpose; Kedro warns
@@ -180,6 +184,10 @@ def create_comparison_pipeline(
                 prediction_inputs,
                 "all_test_predictions",
                 name="collect_test_predictions",
+            ),
+            node(
+                n.collect_histories, history_inputs, "all_model_histories",
+                name="collect_model_histories",
             ),
         ]
     return Pipeline(
@@ -202,6 +210,18 @@ def create_comparison_pipeline(
                 "model_comparison_table",
                 "model_comparison_plot",
                 name="plot_model_comparison",
+            ),
+            node(
+                _bound(n.time_to_accuracy_table, coarse=superclass_models),
+                ["all_model_histories", "params:reporting.time_to_accuracy"],
+                "time_to_accuracy_table",
+                name="build_time_to_accuracy_table",
+            ),
+            node(
+                _bound(n.plot_accuracy_vs_training_time, coarse=superclass_models),
+                ["all_model_histories", "params:reporting.time_to_accuracy"],
+                "accuracy_vs_training_time_plot",
+                name="plot_accuracy_vs_training_time",
             ),
             node(
                 n.mcnemar_fine,
