@@ -18,6 +18,7 @@ def _metrics(acc, coarse, mode="fine", params=1000, seconds=120.0):
         "label_mode": mode,
         "top_k": 5,
         "accuracy": acc if mode == "fine" else None,
+        "accuracy_ci": None if acc is None or mode != "fine" else [acc - 0.02, acc + 0.02],
         "top_k_accuracy": None if acc is None or mode != "fine" else min(1.0, acc + 0.2),
         "coarse_accuracy": coarse,
         "loss": 2.0 if mode == "fine" else None,
@@ -109,6 +110,9 @@ def test_comparison_table_sorted_with_reported_columns():
     assert table["rank"].tolist() == [1, 2, 3, 4]
     vgg = table.iloc[0]
     assert vgg["test accuracy (%)"] == pytest.approx(55.0)
+    assert vgg["test accuracy CI low (%)"] == pytest.approx(53.0)
+    assert vgg["test accuracy CI high (%)"] == pytest.approx(57.0)
+    assert np.isnan(table.set_index("model").loc["m1_coarse", "test accuracy CI low (%)"])
     assert vgg["top-5 accuracy (%)"] == pytest.approx(75.0)
     assert vgg["coarse accuracy (%)"] == pytest.approx(65.0)
     assert vgg["reported accuracy (%) [paper]"] == pytest.approx(59.09)

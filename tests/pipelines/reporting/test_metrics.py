@@ -157,6 +157,9 @@ def test_compute_metrics_fine_hand_computed(label_names):
     assert metrics["best_val_accuracy"] == pytest.approx(make_history()["val_accuracy"][1])
     assert metrics["total_params"] == 1300 and metrics["training_seconds"] == 12.5
     assert metrics["namespace"] == "toy_cnn" and metrics["test_samples"] == 4
+    low, high = metrics["accuracy_ci"]  # 2 of 4 right: resamples range over 0..1
+    assert 0.0 <= low < 0.5 < high <= 1.0 and metrics["ci_confidence"] == 0.95
+    assert metrics["coarse_accuracy_ci"] == [1.0, 1.0]  # all right: no spread
     assert set(metrics) == set(m.Metrics.__annotations__)  # the documented schema, exactly
 
 
@@ -256,3 +259,32 @@ def test_predict_test_set_uses_flip_tta_when_the_recipe_asks():
     tta = predict_test_set(LeftHalf(), split, names, {**summary, "tta": True}, {"batch_size": 2})
     np.testing.assert_allclose(plain["probabilities"][0], [1.0, 0.0])
     np.testing.assert_allclose(tta["probabilities"][0], [0.5, 0.5])
+
+
+def test_bootstrap_interval_matches_the_binomial_spread_and_is_reproducible() -> None:
+    from cifar100_kedro.pipelines.reporting.metrics import bootstrap_accuracy_interval
+
+    correct = np.zeros(10_000, dtype=bool)
+    correct[:3_000] = True  # accuracy 0.30
+    low, high = bootstrap_accuracy_interval(correct, resamples=2000, confidence=0.95, seed=1)
+    # Normal approximation of the binomial: 0.30 ± 1.96·sqrt(0.3·0.7/10,000) = ± 0.00898.
+    half = 1.96 * np.sqrt(0.3 * 0.7 / 10_000)
+    assert low == pytest.approx(0.30 - half, abs=0.002)
+    assert high == pytest.approx(0.30 + half, abs=0.002)
+    assert [low, high] == bootstrap_accuracy_interval(correct, 2000, 0.95, seed=1)
+    assert bootstrap_accuracy_interval(np.ones(5, dtype=bool)) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "message"),
+    [
+        ({"resamples": 10}, "reporting.bootstrap.resamples"),
+        ({"confidence": 95}, "reporting.bootstrap.confidence"),
+        ({"samples": 1000}, "reporting.bootstrap': unknown"),
+    ],
+)
+def test_bad_bootstrap_settings_name_the_parameter(bootstrap, message) -> None:
+    from cifar100_kedro.pipelines.reporting.metrics import _bootstrap_settings
+
+    with pytest.raises(ValueError, match=message):
+        _bootstrap_settings({"bootstrap": bootstrap})

@@ -133,6 +133,13 @@ def _pct(value: Any) -> float:
     return float("nan") if value is None else 100.0 * float(value)
 
 
+def _interval_columns(what: str, interval: Sequence[float] | None) -> dict[str, float]:
+    """``<what> CI low/high (%)``: the bootstrap interval over the test images, in percent
+    (empty for metrics written before the interval was added)."""
+    low, high = (None, None) if not interval else interval
+    return {f"{what} CI low (%)": _pct(low), f"{what} CI high (%)": _pct(high)}
+
+
 def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
@@ -185,8 +192,10 @@ def comparison_table(
                 "label mode": m.get("label_mode", "fine"),
                 "protocol": m.get("protocol", "holdout"),
                 "test accuracy (%)": _pct(m.get("accuracy")),
+                **_interval_columns("test accuracy", m.get("accuracy_ci")),
                 f"top-{k} accuracy (%)": _pct(m.get("top_k_accuracy")),
                 "coarse accuracy (%)": _pct(m.get("coarse_accuracy")),
+                **_interval_columns("coarse accuracy", m.get("coarse_accuracy_ci")),
                 "test loss": _num(loss),
                 "parameters": m.get("total_params")
                 if m.get("total_params") is not None
@@ -274,9 +283,20 @@ def _human(count: float) -> str:
     return f"{count:.0f}"
 
 
+def _error_bars(table: pd.DataFrame, what: str, values: np.ndarray) -> np.ndarray | None:
+    """``xerr`` for the bars of ``what`` from its CI columns (none where the table has none)."""
+    low, high = f"{what} CI low (%)", f"{what} CI high (%)"
+    if low not in table or high not in table:
+        return None
+    below = np.nan_to_num(values - table[low].to_numpy(float))
+    above = np.nan_to_num(table[high].to_numpy(float) - values)
+    return np.clip(np.vstack([below, above]), 0.0, None)
+
+
 def plot_comparison(table: pd.DataFrame) -> Figure:
-    """Bar chart across models: accuracies (with the papers' reported figures as markers),
-    parameter count and training time, in the table's order (best first)."""
+    """Bar chart across models: accuracies (error bars: the bootstrap interval over the test
+    images; the papers' reported figures as markers), parameter count and training time, in
+    the table's order (best first)."""
     n = max(1, len(table))
     height = max(4.0, 0.55 * n + 2.0)
     fig = Figure(figsize=(17, height), dpi=100, layout="constrained")
@@ -296,8 +316,10 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
     for offset, (col, label, colour) in zip((-width, 0.0, width), series):
         values = table[col].to_numpy(float)
         bars = ax_acc.barh(
-            y + offset, np.nan_to_num(values), height=width, color=colour, label=label
-        )
+            y + offset, np.nan_to_num(values), height=width, color=colour, label=label,
+            xerr=_error_bars(table, col.replace(" (%)", ""), values),
+            error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "black"},
+        )  # fmt: skip
         ax_acc.bar_label(
             bars, labels=["" if np.isnan(v) else f"{v:.1f}" for v in values], padding=2, fontsize=7
         )
@@ -323,7 +345,9 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
         label="paper's coarse accuracy (reported)",
     )
     ax_acc.set_xlim(0, 100)
-    ax_acc.set_xlabel("% of the test set", fontsize=11)
+    ax_acc.set_xlabel(
+        "% of the test set (error bars: bootstrap interval over its images)", fontsize=11
+    )
     ax_acc.set_yticks(
         y,
         labels=[

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import numpy as np
@@ -62,6 +62,9 @@ class Metrics(TypedDict):
     training_seconds: float | None  # training wall-clock time, resumed epochs included
     batch_size: int | None  # training batch size
     protocol: str  # "holdout" | "paper": how training used the data (architectures.PROTOCOLS)
+    accuracy_ci: list[float] | None  # [low, high]: bootstrap over the test images (fine)
+    coarse_accuracy_ci: list[float] | None  # the same for coarse_accuracy
+    ci_confidence: float  # the intervals' confidence level (reporting.bootstrap.confidence)
 
 
 # ------------------------------------------------------------------ validation
@@ -300,6 +303,53 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return round(float(value), digits)
 
 
+def bootstrap_accuracy_interval(
+    correct: np.ndarray, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> list[float]:
+    """``[low, high]``: a percentile bootstrap interval of accuracy over the test images.
+
+    One run's test accuracy is a mean of per-image 0/1 outcomes; resampling the images with
+    replacement (scipy.stats.bootstrap) shows how much it would move on another test set of
+    the same size. It says nothing about another training seed (that needs repeated runs).
+    The percentile method: BCa's jackknife is quadratic in the 10,000 test images.
+    """
+    from scipy.stats import bootstrap
+
+    outcomes = np.asarray(correct, dtype=float)
+    if outcomes.size < 2 or np.all(outcomes == outcomes[0]):
+        value = float(outcomes.mean()) if outcomes.size else float("nan")
+        return [value, value]  # no spread to resample
+    result = bootstrap(
+        (outcomes,),
+        np.mean,
+        n_resamples=int(resamples),
+        confidence_level=float(confidence),
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return [_round(interval.low), _round(interval.high)]
+
+
+def _bootstrap_settings(reporting: Mapping[str, Any]) -> dict[str, Any]:
+    settings = dict(reporting.get("bootstrap") or {})
+    unknown = set(settings) - {"resamples", "confidence", "seed"}
+    if unknown:
+        raise ValueError(f"parameter 'reporting.bootstrap': unknown key(s) {sorted(unknown)}")
+    resamples = settings.get("resamples", 1000)
+    confidence = settings.get("confidence", 0.95)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 100:
+        raise ValueError(
+            f"parameter 'reporting.bootstrap.resamples': {resamples!r} is not an integer >= 100"
+        )
+    if not isinstance(confidence, float) or not 0 < confidence < 1:
+        raise ValueError(
+            f"parameter 'reporting.bootstrap.confidence': {confidence!r} is not in (0, 1)"
+        )
+    return {"resamples": resamples, "confidence": confidence, "seed": int(settings.get("seed", 0))}
+
+
 def compute_metrics(
     predictions: dict[str, np.ndarray],
     training_summary: dict[str, Any],
@@ -336,6 +386,13 @@ def compute_metrics(
     if fine and "coarse_labels" in predictions and "coarse_predicted" in predictions:
         coarse_acc = accuracy(predictions["coarse_labels"], predictions["coarse_predicted"])
     best_row = _best_epoch_row(history, training_summary.get("best_epoch"))
+    bootstrap = _bootstrap_settings(reporting)
+    hits = labels == probabilities.argmax(axis=1)
+    coarse_hits = None if fine else hits
+    if fine and coarse_acc is not None:
+        coarse_hits = np.asarray(predictions["coarse_labels"]) == np.asarray(
+            predictions["coarse_predicted"]
+        )
     return {
         "namespace": name,
         "builder": training_summary.get("builder"),
@@ -359,6 +416,11 @@ def compute_metrics(
         "training_seconds": _round(training_summary.get("training_seconds"), 2),
         "batch_size": training_summary.get("batch_size"),
         "protocol": training_summary.get("protocol", "holdout"),
+        "accuracy_ci": bootstrap_accuracy_interval(hits, **bootstrap) if fine else None,
+        "coarse_accuracy_ci": None
+        if coarse_hits is None
+        else bootstrap_accuracy_interval(coarse_hits, **bootstrap),
+        "ci_confidence": bootstrap["confidence"],
     }
 
 
