@@ -1426,7 +1426,8 @@ def _curve_panel(ax, panel: Curves, figures: pd.DataFrame, registry, histories) 
                 history["epoch"],
                 history[f"val_{panel.metric}"] * scale,
                 "--s",
-                ms=3,
+                ms=4,
+                mfc="white",  # hollow: told apart from training even when only points show
                 color=colour,
                 label=f"{ns}: {watched}",
             )
