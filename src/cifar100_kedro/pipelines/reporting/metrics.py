@@ -388,11 +388,12 @@ def compute_metrics(
     best_row = _best_epoch_row(history, training_summary.get("best_epoch"))
     bootstrap = _bootstrap_settings(reporting)
     hits = labels == probabilities.argmax(axis=1)
-    coarse_hits = None if fine else hits
-    if fine and coarse_acc is not None:
-        coarse_hits = np.asarray(predictions["coarse_labels"]) == np.asarray(
-            predictions["coarse_predicted"]
-        )
+    if not fine:
+        coarse_hits = hits  # a coarse-label model's own predictions are superclasses
+    elif coarse_acc is not None:
+        coarse_hits = np.asarray(predictions["coarse_labels"]) == predictions["coarse_predicted"]
+    else:
+        coarse_hits = None
     return {
         "namespace": name,
         "builder": training_summary.get("builder"),
