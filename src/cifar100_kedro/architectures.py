@@ -151,6 +151,12 @@ def compared(pipelines: Iterable[str] = PRODUCERS) -> tuple[Architecture, ...]:
     )
 
 
+def seedable() -> tuple[Architecture, ...]:
+    """The architectures ``training_run.seeds`` may repeat: the default run's compared
+    classifiers that the training pipeline trains (``seed_axis``)."""
+    return tuple(a for a in compared(("training",)))
+
+
 def cross_validation_defaults() -> tuple[Architecture, ...]:
     """The cross_validation pipeline's default architectures."""
     return tuple(a for a in _REGISTRY.values() if a.cross_validation)

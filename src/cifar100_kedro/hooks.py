@@ -8,7 +8,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from cifar100_kedro import architectures
+from cifar100_kedro import architectures, seed_axis
 from cifar100_kedro.training.recipe import parse_recipe
 
 logger = logging.getLogger(__name__)
@@ -16,6 +16,34 @@ logger = logging.getLogger(__name__)
 
 def _uses_keras(dataset: str) -> bool:
     return dataset.endswith((".model", ".train", "params:device"))
+
+
+class SeedAxisHooks:
+    """Once the run's context exists: read ``training_run.seeds`` (and ``seed_architectures``)
+    with ``--env`` and ``--params`` merged, check them, and set the seed axis the training and
+    reporting pipelines are built with (:mod:`cifar100_kedro.seed_axis`).
+
+    Kedro builds pipelines on their first use, which comes after this hook in ``kedro run``,
+    ``kedro viz`` and ``%reload_kedro``. A process that already built them with another axis
+    (a second session in a notebook or a test) has them rebuilt.
+    """
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        axis = seed_axis.parse_seed_axis(
+            context.params.get("training_run"),
+            known=[a.namespace for a in architectures.seedable()],
+        )
+        if seed_axis.configure(axis):
+            from kedro.framework.project import PACKAGE_NAME, pipelines
+
+            pipelines.configure(f"{PACKAGE_NAME}.pipeline_registry")
+        if axis.seeds:
+            logger.info(
+                "Seeds %s for %s", list(axis.seeds),
+                "every compared architecture" if axis.architectures is None
+                else ", ".join(axis.architectures),
+            )  # fmt: skip
 
 
 class DeviceHooks:

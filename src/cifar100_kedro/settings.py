@@ -1,12 +1,13 @@
 """Project settings (Kedro defaults except for the hooks and config options below)."""
 
-from cifar100_kedro.hooks import DeviceHooks, TrainingStateHooks
+from cifar100_kedro.hooks import DeviceHooks, SeedAxisHooks, TrainingStateHooks
 from cifar100_kedro.tracking import MlflowTrackingHooks
 
-# TensorFlow device settings and recipe checks once per run; finished resume states removed
-# once their outputs are saved; MLflow tracking (kedro-mlflow's MlflowHook) only where the
-# environment has an mlflow.yml (conf/mlflow).
-HOOKS = (DeviceHooks(), TrainingStateHooks(), MlflowTrackingHooks())
+# The seed axis read from conf before pipelines are built (training_run.seeds); TensorFlow
+# device settings and recipe checks once per run; finished resume states removed once their
+# outputs are saved; MLflow tracking (kedro-mlflow's MlflowHook) only where the environment
+# has an mlflow.yml (conf/mlflow).
+HOOKS = (SeedAxisHooks(), DeviceHooks(), TrainingStateHooks(), MlflowTrackingHooks())
 
 # kedro-mlflow registers its hook on install and would then track every run (and fail without
 # an mlflow.yml: MLflow 3.17 refuses its ./mlruns default); MlflowTrackingHooks runs it only

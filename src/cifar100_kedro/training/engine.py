@@ -132,6 +132,8 @@ def fit_model(
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     task: str = "classification",
     protocol: str = "holdout",
+    seed: int | None = None,
+    run_namespace: str | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Build and train one namespace's recipe; return the model, its history and summary.
 
@@ -151,6 +153,11 @@ def fit_model(
         task: ``classification`` or ``reconstruction`` (:mod:`.tasks`).
         protocol: how the caller chose ``train``/``validation`` (``holdout`` or ``paper``:
             ``architectures.PROTOCOLS``), recorded in the summary.
+        seed: the seed of initialisation, data order, dropout and augmentation; None: the
+            recipe's ``train.seed``, else ``device.seed`` (``training_run.seeds`` sets it).
+        run_namespace: the Kedro namespace of this run when it is not ``architecture``'s own
+            (a further seed, ``<architecture>.seed_<s>``): it names the run folder and the
+            summary's ``namespace``.
 
     Returns:
         The trained model (uint8 input), the per-epoch history (one row per epoch, kept
@@ -167,9 +174,11 @@ def fit_model(
     runtime = device_module.runtime(device_settings)
     if pretrained is not None:
         check_pretrained_normalization(pretrained, settings.normalization, where)
-    seed = settings.seed if settings.seed is not None else runtime.seed
+    if seed is None:
+        seed = settings.seed if settings.seed is not None else runtime.seed
+    run_namespace = run_namespace or architecture
     folder = RunFolder(
-        work_dir or Path(run_settings.get("work_dir") or DEFAULT_WORK_DIR) / architecture
+        work_dir or Path(run_settings.get("work_dir") or DEFAULT_WORK_DIR) / run_namespace
     )
     resumable = bool(settings.callbacks.get("backup_and_restore"))
     # Everything that decides the trained model: a state of another fingerprint is stale.
@@ -189,6 +198,7 @@ def fit_model(
                     recipe, folder, fingerprint, train, validation, normalization_stats,
                     runtime, seed, resumable, pretrained, extra_callbacks or [],
                 )  # fmt: skip
+                summary = {**summary, "namespace": run_namespace, "architecture": architecture}
                 return model, history, {**summary, "protocol": protocol}
             except BackupError as error:
                 if attempt == 2:

@@ -3,7 +3,9 @@
 ====================== =====================================================================
 key                    meaning
 ====================== =====================================================================
-namespace              the Kedro namespace trained (the architecture's registry name)
+namespace              the Kedro namespace trained (the architecture's, or a further seed's
+                       ``<architecture>.seed_<s>``: ``cifar100_kedro.seed_axis``)
+architecture           the architecture's registry name (its recipe)
 task                   ``classification`` or ``reconstruction``
 builder                the registered model builder
 recipe_fingerprint     digest of the parsed recipe (what changes the trained model)

@@ -171,9 +171,11 @@ def test_comparison_plot_axes():
     table = c.comparison_table(metrics, REGISTRY)
     fig = c.plot_comparison(table)
     ax_acc, ax_par, ax_time = fig.axes[:3]
-    assert [t.get_text() for t in ax_acc.get_yticklabels()] == ["vgg", "m1", "m1_coarse (coarse)"]
+    assert [t.get_text() for t in ax_acc.get_yticklabels()] == [
+        "vgg [1 seed]", "m1 [1 seed]", "m1_coarse (coarse) [1 seed]"
+    ]
     assert "training time" in ax_time.get_xlabel() and "parameters" in ax_par.get_xlabel()
-    assert "sorted by test accuracy" in fig._suptitle.get_text()
+    assert "ranked by mean test accuracy over seeds" in fig._suptitle.get_text()
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("reported" in t for t in legend_texts)
 

@@ -165,19 +165,49 @@ def _reported_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+SEED_COLUMNS = (
+    "mean test accuracy (%)", "test accuracy t-CI low (%)", "test accuracy t-CI high (%)",
+    "mean coarse accuracy (%)", "coarse accuracy t-CI low (%)", "coarse accuracy t-CI high (%)",
+)  # fmt: skip
+
+
+def _seed_columns(model: str, row: Mapping[str, Any], seed_summary: pd.DataFrame | None) -> dict:
+    """``seeds`` and the mean ± Student-t interval over them (one seed: its value, no interval)."""
+    found = None
+    if seed_summary is not None and len(seed_summary):
+        match = seed_summary[seed_summary["model"] == model]
+        found = match.iloc[0] if len(match) else None
+    if found is None:
+        nan = float("nan")
+        return {
+            "seeds": 1,
+            "mean test accuracy (%)": row["test accuracy (%)"],
+            "test accuracy t-CI low (%)": nan, "test accuracy t-CI high (%)": nan,
+            "mean coarse accuracy (%)": row["coarse accuracy (%)"],
+            "coarse accuracy t-CI low (%)": nan, "coarse accuracy t-CI high (%)": nan,
+        }  # fmt: skip
+    return {"seeds": int(found["seeds"]), **{c: float(found[c]) for c in SEED_COLUMNS}}
+
+
 def comparison_table(
-    all_metrics: list[dict[str, Any]], registry: Mapping[str, Mapping[str, Any]]
+    all_metrics: list[dict[str, Any]],
+    registry: Mapping[str, Mapping[str, Any]],
+    seed_summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per model, sorted by test accuracy (coarse-label models after, by coarse accuracy).
+    """One row per model, ranked by mean test accuracy over its seeds (coarse-label models
+    after, by mean coarse accuracy).
 
     Args:
-        all_metrics: :func:`collect_metrics`'s output.
+        all_metrics: :func:`collect_metrics`'s output (each architecture's own run).
         registry: :func:`registry_view` of the architectures (paper, reported figures).
+        seed_summary: ``seeds.seed_summary_table`` (None or a missing model: one seed).
 
     Returns:
-        The table. Measured columns come from this run's test set. ``… [paper]`` columns are
-        the papers' own figures on the split nearest ours (``reported on``); every figure the
-        paper gives, with its source, is in ``reported note``. They were not measured here.
+        The table. Measured columns come from this run's test set: ``test accuracy`` and its
+        bootstrap ``CI`` are the architecture's own run (first seed); ``seeds``, ``mean …`` and
+        ``t-CI`` summarise all its seeds. ``… [paper]`` columns are the papers' own figures on
+        the split nearest ours (``reported on``); every figure the paper gives, with its
+        source, is in ``reported note``. They were not measured here.
     """
     k = next((m.get("top_k") for m in all_metrics if m.get("top_k")), 5)
     rows = []
@@ -207,16 +237,21 @@ def comparison_table(
                 **_reported_columns(entry),
             }
         )
+        rows[-1] = {
+            **dict(list(rows[-1].items())[:4]),
+            **_seed_columns(m["namespace"], rows[-1], seed_summary),
+            **dict(list(rows[-1].items())[4:]),
+        }
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    frame["_fine"] = frame["test accuracy (%)"].notna()
-    frame["_key"] = frame["test accuracy (%)"].fillna(frame["coarse accuracy (%)"])
+    frame["_fine"] = frame["mean test accuracy (%)"].notna()
+    frame["_key"] = frame["mean test accuracy (%)"].fillna(frame["mean coarse accuracy (%)"])
     frame = frame.sort_values(
         ["_fine", "_key", "model"], ascending=[False, False, True], kind="mergesort"
     )
     frame = frame.drop(columns=["_fine", "_key"]).reset_index(drop=True)
-    for col in ("parameters", "trainable parameters", "epochs run", "best epoch"):
+    for col in ("seeds", "parameters", "trainable parameters", "epochs run", "best epoch"):
         frame[col] = pd.array(frame[col], dtype="Int64")
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame
@@ -239,8 +274,11 @@ def comparison_markdown(table: pd.DataFrame) -> str:
         "# Comparison of architectures on the CIFAR-100 test set",
         "",
         (
-            "Measured here: one evaluation of each trained model on the held-out test set "
-            "(accuracies in %, loss = mean cross-entropy). Columns marked **[paper]** are the "
+            "Measured here: each trained model on the held-out test set (accuracies in %, loss "
+            "= mean cross-entropy). *test accuracy* and its bootstrap *CI* are the "
+            "architecture's own run (its first seed); *seeds*, *mean* and *t-CI* (Student t "
+            "over seeds) summarise every seed it was trained with (`training_run.seeds`); rows "
+            "are ranked by the mean. Columns marked **[paper]** are the "
             f"figures the source papers report ({REPORTED_NOTE}); *reported on* says which split "
             "the paper used (test: CIFAR-100's test set; cross-validation: a K-fold mean over the "
             "training set; holdout: a test set held by someone else); – means not reported."
@@ -284,12 +322,19 @@ def _human(count: float) -> str:
 
 
 def _error_bars(table: pd.DataFrame, what: str, values: np.ndarray) -> np.ndarray | None:
-    """``xerr`` for the bars of ``what`` from its CI columns (none where the table has none)."""
+    """``xerr`` for the bars of ``what``: the Student-t interval over seeds where a row has two
+    or more seeds, else the bootstrap interval over the test images (none without columns)."""
     low, high = f"{what} CI low (%)", f"{what} CI high (%)"
     if low not in table or high not in table:
         return None
-    below = np.nan_to_num(values - table[low].to_numpy(float))
-    above = np.nan_to_num(table[high].to_numpy(float) - values)
+    lows, highs = table[low].to_numpy(float), table[high].to_numpy(float)
+    t_low, t_high = f"{what} t-CI low (%)", f"{what} t-CI high (%)"
+    if "seeds" in table and t_low in table:
+        repeated = table["seeds"].fillna(1).to_numpy(int) >= 2
+        lows = np.where(repeated, table[t_low].to_numpy(float), lows)
+        highs = np.where(repeated, table[t_high].to_numpy(float), highs)
+    below = np.nan_to_num(values - lows)
+    above = np.nan_to_num(highs - values)
     return np.clip(np.vstack([below, above]), 0.0, None)
 
 
@@ -307,17 +352,20 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
         return fig
     y = np.arange(len(table))
     topk_col = next(c for c in table.columns if c.startswith("top-") and c.endswith("accuracy (%)"))
+    # Tables written before the seed axis have no means: their one run is the mean.
+    mean = "mean " if "mean test accuracy (%)" in table else ""
     series = [
-        ("test accuracy (%)", "test accuracy", "#4c72b0"),
-        (topk_col, topk_col.replace(" (%)", ""), "#8da0cb"),
-        ("coarse accuracy (%)", "coarse (superclass) accuracy", "#55a868"),
-    ]
+        (f"{mean}test accuracy (%)", "test accuracy", "test accuracy", "#4c72b0"),
+        (topk_col, topk_col.replace(" (%)", "") + " (first seed)", None, "#8da0cb"),
+        (f"{mean}coarse accuracy (%)", "coarse (superclass) accuracy", "coarse accuracy",
+         "#55a868"),
+    ]  # fmt: skip
     width = 0.27
-    for offset, (col, label, colour) in zip((-width, 0.0, width), series):
+    for offset, (col, label, what, colour) in zip((-width, 0.0, width), series):
         values = table[col].to_numpy(float)
         bars = ax_acc.barh(
             y + offset, np.nan_to_num(values), height=width, color=colour, label=label,
-            xerr=_error_bars(table, col.replace(" (%)", ""), values),
+            xerr=None if what is None else _error_bars(table, what, values),
             error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "black"},
         )  # fmt: skip
         ax_acc.bar_label(
@@ -346,13 +394,16 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
     )
     ax_acc.set_xlim(0, 100)
     ax_acc.set_xlabel(
-        "% of the test set (error bars: bootstrap interval over its images)", fontsize=11
+        "% of the test set: the mean over seeds; error bars: Student-t interval over seeds "
+        "(2+ seeds) or bootstrap interval over the test images (1 seed)",
+        fontsize=9,
     )
+    seeds = table["seeds"].fillna(1).astype(int) if "seeds" in table else [1] * len(table)
     ax_acc.set_yticks(
         y,
         labels=[
-            f"{m} ({mode})" if mode != "fine" else m
-            for m, mode in zip(table["model"], table["label mode"])
+            (f"{m} ({mode})" if mode != "fine" else m) + f" [{n} seed{'s' * (n > 1)}]"
+            for m, mode, n in zip(table["model"], table["label mode"], seeds)
         ],
         fontsize=10,
     )
@@ -402,7 +453,7 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
     ax_time.margins(x=0.25)
     fig.suptitle(
         f"Comparison of {len(table)} architectures on the CIFAR-100 test set, "
-        "sorted by test accuracy",
+        "ranked by mean test accuracy over seeds",
         fontsize=13,
     )
     return fig

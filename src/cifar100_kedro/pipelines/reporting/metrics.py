@@ -397,6 +397,7 @@ def compute_metrics(
     return {
         "namespace": name,
         "builder": training_summary.get("builder"),
+        "seed": training_summary.get("seed"),
         "label_mode": mode,
         "num_classes": num_classes,
         "test_samples": int(labels.size),

@@ -22,9 +22,10 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node
 
-from cifar100_kedro import architectures
+from cifar100_kedro import architectures, seed_axis
 from cifar100_kedro.pipelines.reporting import nodes as n
 from cifar100_kedro.pipelines.reporting import reproduction as rp
+from cifar100_kedro.pipelines.reporting import seeds
 from cifar100_kedro.pipelines.reporting.comparison import progression_stages, registry_view
 
 # Keyword arguments of the collecting nodes, which take the namespaces as keywords too.
@@ -44,6 +45,7 @@ def create_evaluation_pipeline(
     new_images: str = "new_images",
     parameters: str = "params:reporting",
     coarse: bool = True,
+    metrics_only: bool = False,
 ) -> Pipeline:
     """Every per-architecture report for ``namespace``.
 
@@ -51,6 +53,8 @@ def create_evaluation_pipeline(
     ``test_split``, ``label_names``, ``new_images`` and the ``reporting`` parameters (each
     renameable, e.g. a fish pipeline passes its own 5-class test split and label names).
     ``coarse=False`` leaves out the superclass confusion matrix (for data without superclasses).
+    ``metrics_only=True`` keeps the test predictions and metrics alone (a further seed's
+    namespace: the seed reports need its scores, the figures are its first seed's).
     """
     nodes = [
         node(
@@ -120,7 +124,9 @@ def create_evaluation_pipeline(
             name="predict_new_images",
         ),
     ]
-    if coarse:
+    if metrics_only:
+        nodes = nodes[:2]
+    elif coarse:
         nodes += [
             node(
                 n.coarse_confusion_matrix_table,
@@ -135,10 +141,13 @@ def create_evaluation_pipeline(
                 name="plot_coarse_confusion_matrix",
             ),
         ]
+    shared = {"test_split": test_split, "label_names": label_names}
+    if not metrics_only:
+        shared["new_images"] = new_images
     return Pipeline(
         nodes,
         namespace=namespace,
-        inputs={"test_split": test_split, "label_names": label_names, "new_images": new_images},
+        inputs=shared,
         parameters={"params:reporting": parameters},
         tags={"reporting"},
     )
@@ -149,8 +158,14 @@ def create_comparison_pipeline(
     *,
     optional: Iterable[str] = (),
     test_split: str = "test_split",
+    seed_runs: Iterable[str] = (),
 ) -> Pipeline:
     """Comparison across ``namespaces`` (in that order).
+
+    ``seed_runs`` are the further seeds' namespaces (``<architecture>.seed_<s>``): their
+    metrics and histories join the seed reports (``seed_runs_table``, ``seed_summary_table``,
+    ``seed_pairwise_tests``, ``seed_report``, ``seed_accuracy_plot``), the means of the
+    comparison table and chart, and the time to accuracy.
 
     ``optional`` are those of ``namespaces`` another pipeline produces: the comparison reads
     their ``<ns>.metrics_if_present`` / ``<ns>.test_predictions_if_present`` and leaves them out
@@ -166,6 +181,9 @@ def create_comparison_pipeline(
     prediction_inputs = {"test_split": test_split}
     prediction_inputs.update({ns: f"{ns}.test_predictions{suffix[ns]}" for ns in namespaces})
     history_inputs = {ns: f"{ns}.history{suffix[ns]}" for ns in namespaces}
+    seed_runs = list(seed_runs)
+    seed_metric_inputs = {ns: f"{ns}.metrics" for ns in seed_runs}
+    history_inputs.update({ns: f"{ns}.history" for ns in seed_runs})
     superclass_models = tuple(
         a.namespace for a in architectures.all_architectures() if a.label_mode == "coarse"
     )
@@ -189,13 +207,47 @@ def create_comparison_pipeline(
                 n.collect_histories, history_inputs, "all_model_histories",
                 name="collect_model_histories",
             ),
+            node(
+                n.collect_metrics, seed_metric_inputs or None, "all_seed_run_metrics",
+                name="collect_seed_run_metrics",
+            ),
         ]
     return Pipeline(
         [
             *collectors,
             node(
+                seeds.seed_runs_table,
+                ["all_model_metrics", "all_seed_run_metrics"],
+                "seed_runs_table",
+                name="build_seed_runs_table",
+            ),
+            node(
+                seeds.seed_summary_table,
+                ["seed_runs_table", "params:reporting.seeds"],
+                "seed_summary_table",
+                name="build_seed_summary_table",
+            ),
+            node(
+                seeds.seed_pairwise_table,
+                ["seed_runs_table", "params:reporting.seeds"],
+                "seed_pairwise_tests",
+                name="seed_pairwise_tests",
+            ),
+            node(
+                seeds.seed_report_markdown,
+                ["seed_summary_table", "seed_runs_table", "seed_pairwise_tests"],
+                "seed_report",
+                name="write_seed_report",
+            ),
+            node(
+                seeds.plot_seed_accuracies,
+                ["seed_runs_table", "seed_summary_table"],
+                "seed_accuracy_plot",
+                name="plot_seed_accuracies",
+            ),
+            node(
                 _bound(n.comparison_table, registry=registry),
-                "all_model_metrics",
+                {"all_metrics": "all_model_metrics", "seed_summary": "seed_summary_table"},
                 "model_comparison_table",
                 name="build_model_comparison_table",
             ),
@@ -268,14 +320,19 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Evaluate every compared architecture the training pipeline trains, then compare them
     with the compared architectures of other pipelines (when their results exist)."""
     compared = architectures.compared()
+    trained_here = [a.namespace for a in compared if a.pipeline == "training"]
+    seed_runs = [ns for _, ns, _ in seed_axis.current().all_extra_runs(trained_here)]
     evaluations = Pipeline([])
-    for arch in compared:
-        if arch.pipeline == "training":
-            evaluations += create_evaluation_pipeline(arch.namespace)
+    for namespace in trained_here:
+        evaluations += create_evaluation_pipeline(namespace)
+    for namespace in seed_runs:
+        evaluations += create_evaluation_pipeline(namespace, metrics_only=True)
     others = [a.namespace for a in compared if a.pipeline != "training"]
     return (
         evaluations
-        + create_comparison_pipeline([a.namespace for a in compared], optional=others)
+        + create_comparison_pipeline(
+            [a.namespace for a in compared], optional=others, seed_runs=seed_runs
+        )
         + create_reproduction_pipeline()
     )
 

@@ -17,11 +17,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cifar100_kedro.seed_axis import architecture_of
+
 ACCURACY = "val_accuracy"
 COLUMNS = [
     "model",
     "labels",
     "target accuracy (%)",
+    "seeds",
+    "seeds reached",
     "reached",
     "epochs",
     "wall seconds",
@@ -54,51 +58,77 @@ def _cumulative(history: pd.DataFrame, column: str) -> np.ndarray:
     return history[column].astype(float).cumsum().to_numpy()
 
 
+def _first_hit(history: pd.DataFrame, target: float) -> dict[str, Any] | None:
+    """Epoch, wall and CPU seconds at which ``history`` first reached ``target`` (None: never)."""
+    accuracy = history[ACCURACY].astype(float).to_numpy() * 100.0
+    hits = np.flatnonzero(accuracy >= target - 1e-9)
+    if not hits.size:
+        return None
+    first = int(hits[0])
+    cpu = _cumulative(history, "cpu_seconds")[first]
+    return {
+        "epochs": int(history["epoch"].iloc[first]),
+        "wall": float(_cumulative(history, "seconds")[first]),
+        "cpu": None if np.isnan(cpu) else float(cpu),
+    }
+
+
+def _mean(values: list[float | None], digits: int = 3) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(float(np.mean(known)), digits) if known and len(known) == len(values) else None
+
+
 def time_to_accuracy_table(
     histories: Mapping[str, pd.DataFrame | None],
     params: Mapping[str, Any],
     coarse: Collection[str] = (),
 ) -> pd.DataFrame:
-    """One row per (model, target): the first epoch whose validation accuracy reached it.
+    """One row per (model, target): when its validation accuracy first reached the target,
+    as the mean over the model's seeds.
 
     Args:
-        histories: namespace → its training history (``None``: not run, left out).
+        histories: namespace → its training history (``None``: not run, left out). A further
+            seed's namespace (``<architecture>.seed_<s>``) counts as a seed of its architecture.
         params: ``reporting.time_to_accuracy`` (``targets``: accuracies in percent).
         coarse: the namespaces trained on the 20 superclasses (their accuracy is not
             comparable with the 100-class models'; the ``labels`` column says which).
 
     Returns:
-        :data:`COLUMNS`; ``reached`` is False (and the times empty) for targets the run never
-        reached; ``cpu seconds`` is empty for histories without a ``cpu_seconds`` column.
+        :data:`COLUMNS`: ``seeds`` (histories of the model), ``seeds reached``, ``reached``
+        (every seed reached it), ``epochs``, ``wall seconds``, ``cpu seconds`` (means over the
+        seeds, given only when every seed reached the target; ``cpu seconds`` also needs a
+        ``cpu_seconds`` column in every history), ``best accuracy (%)`` and ``epochs run``
+        (means over the seeds).
     """
     targets = check_targets(params.get("targets"), "reporting.time_to_accuracy.targets")
-    rows = []
-    for model, history in histories.items():
+    runs: dict[str, list[pd.DataFrame]] = {}
+    for namespace, history in histories.items():
         if history is None or not len(history) or ACCURACY not in history:
             continue
-        accuracy = history[ACCURACY].astype(float).to_numpy() * 100.0
-        wall, cpu = _cumulative(history, "seconds"), _cumulative(history, "cpu_seconds")
+        runs.setdefault(architecture_of(namespace), []).append(history)
+    rows = []
+    for model, model_runs in runs.items():
+        best = [float(np.nanmax(h[ACCURACY].astype(float))) * 100.0 for h in model_runs]
         for target in targets:
-            hits = np.flatnonzero(accuracy >= target - 1e-9)
-            first = int(hits[0]) if hits.size else None
+            hits = [_first_hit(h, target) for h in model_runs]
+            reached = [hit for hit in hits if hit is not None]
+            every = len(reached) == len(hits)
             rows.append(
                 {
                     "model": model,
                     "labels": "coarse" if model in coarse else "fine",
                     "target accuracy (%)": target,
-                    "reached": first is not None,
-                    "epochs": None if first is None else int(history["epoch"].iloc[first]),
-                    "wall seconds": None if first is None else round(float(wall[first]), 3),
-                    "cpu seconds": None
-                    if first is None or np.isnan(cpu[first])
-                    else round(float(cpu[first]), 3),
-                    "best accuracy (%)": round(float(np.nanmax(accuracy)), 4),
-                    "epochs run": len(history),
+                    "seeds": len(model_runs),
+                    "seeds reached": len(reached),
+                    "reached": every,
+                    "epochs": _mean([h["epochs"] for h in reached], 2) if every else None,
+                    "wall seconds": _mean([h["wall"] for h in reached]) if every else None,
+                    "cpu seconds": _mean([h["cpu"] for h in reached]) if every else None,
+                    "best accuracy (%)": round(float(np.mean(best)), 4),
+                    "epochs run": round(float(np.mean([len(h) for h in model_runs])), 2),
                 }
             )
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    # Whole epochs, empty where a target was not reached (not 2.0 / NaN floats).
-    return table.astype({"epochs": "Int64", "epochs run": "Int64"})
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 MARKERS = ("o", "s", "^", "D")
@@ -117,18 +147,32 @@ def plot_accuracy_vs_training_time(
     }
     figure = Figure(figsize=(10, 6))
     ax = figure.subplots()
-    for index, (model, history) in enumerate(shown.items()):
+    colours: dict[str, Any] = {}
+    for model in dict.fromkeys(architecture_of(m) for m in shown):
+        colours[model] = f"C{len(colours) % 10}"
+    seeds = {model: sum(architecture_of(m) == model for m in shown) for model in colours}
+    labelled: set[str] = set()
+    for namespace, history in shown.items():
+        model = architecture_of(namespace)
+        index = list(colours).index(model)
         minutes = _cumulative(history, "seconds") / 60.0
         accuracy = history[ACCURACY].astype(float).to_numpy() * 100.0
+        label = f"{model} (20 superclasses)" if model in coarse else model
+        if seeds[model] > 1:
+            label += f" [{seeds[model]} seeds]"
         ax.plot(
             minutes,
             accuracy,
+            color=colours[model],
             # The default colour cycle has 10 colours: the marker tells the next ten apart.
             marker=MARKERS[(index // 10) % len(MARKERS)],
             markersize=4 if len(history) > 15 else 6,
             linestyle="-",
-            label=f"{model} (20 superclasses)" if model in coarse else model,
+            linewidth=1.5 if seeds[model] == 1 else 1.0,
+            alpha=1.0 if seeds[model] == 1 else 0.75,
+            label=None if model in labelled else label,
         )
+        labelled.add(model)
     for target in targets:
         ax.axhline(target, color="grey", linestyle=":", linewidth=0.8)
     ax.set_xlabel("cumulative training time (wall-clock minutes)")

@@ -24,6 +24,8 @@ def train_architecture(
     pretrained: keras.Model | None = None,
     test_split: dict[str, np.ndarray] | None = None,
     protocol: str = "holdout",
+    seed: int | None = None,
+    run_namespace: str | None = None,
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """Train ``architecture`` with its recipe; return model, per-epoch history and summary.
 
@@ -37,10 +39,12 @@ def train_architecture(
         pretrained: a trained model whose same-named layers seed the weights (optional).
         test_split: the test set, for ``protocol="paper"`` only (the paper watched it).
         protocol: ``holdout`` or ``paper`` (``data.splits.protocol_data``).
+        seed: the seed from ``training_run.seeds`` (None: the recipe's own).
+        run_namespace: the namespace of a further seed (``<architecture>.seed_<s>``).
     """
     fit_on, watched = protocol_data(train_split, validation_split, test_split, protocol)
     return fit_model(
         fit_on, watched, normalization_stats, model_params, train_params,
         architecture=architecture, run_settings=run_settings, device_settings=device_settings,
-        pretrained=pretrained, protocol=protocol,
+        pretrained=pretrained, protocol=protocol, seed=seed, run_namespace=run_namespace,
     )  # fmt: skip
