@@ -128,7 +128,9 @@ def test_registered_reported_figures_appear_in_the_comparison(toy_architecture):
         {i: (metrics if i.startswith(ns) else None) for i in nodes["collect_model_metrics"].inputs}
         | {"khanna_vgg_cnn.metrics": dict(metrics, accuracy=0.5)}
     )["all_model_metrics"]
-    table = nodes["build_model_comparison_table"].run({"all_model_metrics": collected})[
+    table = nodes["build_model_comparison_table"].run(
+        {"all_model_metrics": collected, "seed_summary_table": None}
+    )[
         "model_comparison_table"
     ]
     row = table.set_index("model").loc[ns]

@@ -41,6 +41,7 @@ class Metrics(TypedDict):
 
     namespace: str  # the Kedro namespace (the registry's Architecture.namespace)
     builder: str | None  # the registered model builder the recipe names
+    seed: int | None  # the seed it was trained with (training_run.seeds; None: not recorded)
     label_mode: str  # "fine" (the dataset's classes) | "coarse" (20 superclasses)
     num_classes: int  # classes the model predicts (100, 20, 5 for the fish subset)
     test_samples: int  # test images scored
