@@ -1,10 +1,8 @@
 """Custom Kedro datasets: the CIFAR-100 archive reader, a numpy ``.npz`` dataset, a Markdown
-file kedro-viz previews as HTML, a Keras model dataset that knows the project's custom
-layers, exported models (SavedModel, ONNX, TFLite) and users' images to predict."""
+file kedro-viz previews as HTML, and a Keras model dataset that knows the project's custom
+layers."""
 
 from cifar100_kedro.datasets.cifar_archive_dataset import CIFAR100ArchiveDataset
-from cifar100_kedro.datasets.exported_model_dataset import ExportedModelDataset, ExportResult
-from cifar100_kedro.datasets.image_source_dataset import ImageSourceDataset
 from cifar100_kedro.datasets.markdown_dataset import MarkdownDataset
 from cifar100_kedro.datasets.numpy_dataset import NumpyDataset
 
@@ -18,12 +16,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = [
-    "CIFAR100ArchiveDataset",
-    "ExportResult",
-    "ExportedModelDataset",
-    "ImageSourceDataset",
-    "KerasModelDataset",
-    "MarkdownDataset",
-    "NumpyDataset",
-]
+__all__ = ["CIFAR100ArchiveDataset", "KerasModelDataset", "MarkdownDataset", "NumpyDataset"]
