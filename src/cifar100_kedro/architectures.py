@@ -154,7 +154,7 @@ def compared(pipelines: Iterable[str] = PRODUCERS) -> tuple[Architecture, ...]:
 def seedable() -> tuple[Architecture, ...]:
     """The architectures ``training_run.seeds`` may repeat: the default run's compared
     classifiers that the training pipeline trains (``seed_axis``)."""
-    return tuple(a for a in compared(("training",)))
+    return compared(("training",))
 
 
 def cross_validation_defaults() -> tuple[Architecture, ...]:

@@ -171,7 +171,9 @@ SEED_COLUMNS = (
 )  # fmt: skip
 
 
-def _seed_columns(model: str, row: Mapping[str, Any], seed_summary: pd.DataFrame | None) -> dict:
+def _seed_columns(
+    model: str, accuracy: float, coarse_accuracy: float, seed_summary: pd.DataFrame | None
+) -> dict:
     """``seeds`` and the mean ± Student-t interval over them (one seed: its value, no interval)."""
     found = None
     if seed_summary is not None and len(seed_summary):
@@ -181,9 +183,9 @@ def _seed_columns(model: str, row: Mapping[str, Any], seed_summary: pd.DataFrame
         nan = float("nan")
         return {
             "seeds": 1,
-            "mean test accuracy (%)": row["test accuracy (%)"],
+            "mean test accuracy (%)": accuracy,
             "test accuracy t-CI low (%)": nan, "test accuracy t-CI high (%)": nan,
-            "mean coarse accuracy (%)": row["coarse accuracy (%)"],
+            "mean coarse accuracy (%)": coarse_accuracy,
             "coarse accuracy t-CI low (%)": nan, "coarse accuracy t-CI high (%)": nan,
         }  # fmt: skip
     return {"seeds": int(found["seeds"]), **{c: float(found[c]) for c in SEED_COLUMNS}}
@@ -221,6 +223,10 @@ def comparison_table(
                 "paper": entry.get("paper", ""),
                 "label mode": m.get("label_mode", "fine"),
                 "protocol": m.get("protocol", "holdout"),
+                **_seed_columns(
+                    m["namespace"], _pct(m.get("accuracy")), _pct(m.get("coarse_accuracy")),
+                    seed_summary,
+                ),
                 "test accuracy (%)": _pct(m.get("accuracy")),
                 **_interval_columns("test accuracy", m.get("accuracy_ci")),
                 f"top-{k} accuracy (%)": _pct(m.get("top_k_accuracy")),
@@ -237,11 +243,6 @@ def comparison_table(
                 **_reported_columns(entry),
             }
         )
-        rows[-1] = {
-            **dict(list(rows[-1].items())[:4]),
-            **_seed_columns(m["namespace"], rows[-1], seed_summary),
-            **dict(list(rows[-1].items())[4:]),
-        }
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
