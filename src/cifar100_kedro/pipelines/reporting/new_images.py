@@ -4,14 +4,14 @@
 ``{file name: bytes}``; a missing or empty folder is an empty dict, not an error. The node
 :func:`predict_new_images` decodes each file (PNG or JPEG, any size, resized to 32×32),
 reports an unreadable file by name and skips it, runs the model once, and returns one bar-chart
-figure per image plus a table of the top-k classes and probabilities.
+figure per image plus a table of the top-k classes and probabilities. Decoding and the table
+are :mod:`cifar100_kedro.inference`'s (the predict pipeline's library).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,22 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
 from matplotlib.figure import Figure
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+# Decoding, top-k tables and batched prediction are the inference library's, shared with the
+# predict pipeline; re-exported here, where the reporting pipeline's callers found them.
+from cifar100_kedro.inference import (  # noqa: F401
+    ACCEPTED_FORMATS,
+    IMAGE_SUFFIXES,
+    TOP_K_COLUMNS,
+    decode_files,
+    decode_image,
+    top_k_table,
+)
 from cifar100_kedro.pipelines.reporting.metrics import label_mode_of, model_name_of
 from cifar100_kedro.pipelines.reporting.plots import pretty
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-ACCEPTED_FORMATS = ("PNG", "JPEG")
-TOP_K_COLUMNS = ["image", "rank", "class", "class_index", "probability"]
 
 
 class ImageFolderDataset(AbstractDataset[None, dict[str, bytes]]):
@@ -77,36 +83,6 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, bytes]]):
         return {"path": str(self._path)}
 
 
-def decode_image(data: bytes, size: int = 32, crop_to_square: bool = True) -> np.ndarray:
-    """Decode PNG/JPEG bytes to a uint8 ``size×size×3`` RGB array.
-
-    EXIF rotation is applied, transparency is composited on white, and with
-    ``crop_to_square`` the central square is taken before resizing (no distortion).
-    Raises ``ValueError`` for anything that is not a decodable PNG or JPEG.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ACCEPTED_FORMATS:
-                raise ValueError(f"format {image.format} is not PNG or JPEG")
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, rgba)
-            image = image.convert("RGB")
-            resample = Image.Resampling.LANCZOS
-            if crop_to_square:
-                image = ImageOps.fit(image, (size, size), method=resample)
-            else:
-                image = image.resize((size, size), resample=resample)
-            return np.asarray(image, dtype=np.uint8).copy()
-    except UnidentifiedImageError as exc:
-        raise ValueError("not a readable PNG or JPEG image (unrecognised image data)") from exc
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"not a readable PNG or JPEG image ({exc})") from exc
-
-
 def decode_new_images(
     files: dict[str, bytes], size: int = 32, crop_to_square: bool = True, who: str = ""
 ) -> tuple[list[str], np.ndarray]:
@@ -114,49 +90,11 @@ def decode_new_images(
 
     Returns the names that decoded and an ``N×size×size×3`` uint8 array (N may be 0).
     """
-    names: list[str] = []
-    arrays: list[np.ndarray] = []
+    batch = decode_files(files, size, crop_to_square)
     prefix = f"{who}: " if who else ""
-    for name in sorted(files):
-        try:
-            arrays.append(decode_image(files[name], size, crop_to_square))
-            names.append(name)
-        except ValueError as exc:
-            logger.warning("%sskipping new image %r: %s", prefix, name, exc)
-    images = np.stack(arrays) if arrays else np.zeros((0, size, size, 3), dtype=np.uint8)
-    return names, images
-
-
-def top_k_table(
-    probabilities: np.ndarray, image_names: Sequence[str], class_names: Sequence[str], k: int = 5
-) -> pd.DataFrame:
-    """The ``k`` most probable classes per image, most probable first."""
-    probabilities = np.asarray(probabilities)
-    if probabilities.ndim != 2 or probabilities.shape[0] != len(image_names):
-        raise ValueError(
-            f"predictions for new images have shape {probabilities.shape} but there are "
-            f"{len(image_names)} images"
-        )
-    if probabilities.shape[1] != len(class_names):
-        raise ValueError(
-            f"predictions for new images have shape {probabilities.shape} but there are "
-            f"{len(class_names)} class names"
-        )
-    k = min(k, probabilities.shape[1])
-    rows = []
-    for name, probs in zip(image_names, probabilities):
-        order = np.argsort(-probs, kind="stable")[:k]
-        for rank, index in enumerate(order, start=1):
-            rows.append(
-                {
-                    "image": name,
-                    "rank": rank,
-                    "class": class_names[index],
-                    "class_index": int(index),
-                    "probability": float(probs[index]),
-                }
-            )
-    return pd.DataFrame(rows, columns=TOP_K_COLUMNS)
+    for name, reason in batch.skipped:
+        logger.warning("%sskipping new image %r: %s", prefix, name, reason)
+    return batch.names, batch.images
 
 
 def top_k_figure(
