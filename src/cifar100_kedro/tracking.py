@@ -19,7 +19,9 @@ artifacts. This module adds two things:
     column with ``step`` = epoch (``chavez_m1.history.val_accuracy``);
   - ``mlflow_metrics: final``: every number of a dict (``chavez_m1.metrics.accuracy``);
   - ``mlflow_model: NAME``: a Keras model as an MLflow logged model (Keras flavour, signature
-    from the model's own shapes). kedro-mlflow's model datasets would replace the ``.keras``
+    from the model's own shapes, a one-image input example), registered in the MLflow model
+    registry as ``NAME`` (a new version per run; ``mlflow.pyfunc.load_model("models:/NAME/1")``
+    loads it back). kedro-mlflow's model datasets would replace the ``.keras``
     file later runs read (MlflowModelTrackingDataset keeps the model in the run only);
   - the ``device`` parameters, which no node consumes, so kedro-mlflow would not log them;
   - each node input once per run: kedro-mlflow logs a node's parameters before every node, and
@@ -199,8 +201,10 @@ class MlflowTrackingHooks:
             MlflowClient().log_batch(self._hook.run_id, metrics=metrics[start : start + 1000])
 
 
-def log_keras_model(model: Any, name: str) -> None:
-    """Log a Keras model to the active run as an MLflow model (Keras flavour) called ``name``."""
+def log_keras_model(model: Any, name: str, register: bool = True) -> Any:
+    """Log a Keras model to the active run as an MLflow model (Keras flavour) called ``name``,
+    with its signature and a one-image input example, and (``register``) register it in the
+    model registry under ``name``. Returns MLflow's ``ModelInfo``."""
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature
@@ -217,12 +221,40 @@ def log_keras_model(model: Any, name: str) -> None:
             pins.append(f"{dist}=={importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:
             continue
-    mlflow.keras.log_model(
-        model,
+    image = model.inputs[0]
+    # A mid-grey image of the model's own input shape and dtype (uint8 32×32×3 here): what a
+    # caller of the registered model sends, shown in the MLflow UI and checked on logging.
+    example = np.full((1, *(int(d) for d in image.shape[1:])), 128, dtype=str(image.dtype))
+    return mlflow.models.Model.log(
+        artifact_path=None,  # MLflow 3 names logged models by `name`
         name=name,
+        flavor=_keras_flavour(),
+        model=model,
         signature=ModelSignature(
             inputs=Schema([spec(t) for t in model.inputs]),
             outputs=Schema([spec(t) for t in model.outputs]),
         ),
+        input_example=example,
         pip_requirements=pins,
+        registered_model_name=name if register else None,
     )
+
+
+def _keras_flavour() -> Any:
+    """``mlflow.keras`` whose ``save_model`` first creates the model folder.
+
+    MLflow 3.17's ``mlflow.keras.save_model`` writes ``input_example.json`` before it creates
+    the folder, so ``mlflow.keras.log_model(..., input_example=...)`` fails with
+    FileNotFoundError (mlflow/mlflow#16183, open). ``Model.log`` takes any flavour module with
+    a ``save_model``; this one is MLflow's own, called once the folder exists.
+    """
+    import os
+    from types import SimpleNamespace
+
+    import mlflow.keras
+
+    def save_model(path: str, **kwargs: Any) -> Any:
+        os.makedirs(path, exist_ok=True)
+        return mlflow.keras.save_model(path=path, **kwargs)
+
+    return SimpleNamespace(__name__="mlflow.keras", save_model=save_model)
