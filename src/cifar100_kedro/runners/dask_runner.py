@@ -117,7 +117,6 @@ class DaskRunner(AbstractRunner):
         # conf, when set, still wins (DeviceHooks applies it before TensorFlow starts).
         env = {
             "TF_NUM_INTRAOP_THREADS": str(tf_threads),
-            "TF_NUM_INTEROP_THREADS": str(tf_threads),
             "OMP_NUM_THREADS": str(tf_threads),
         }
         with dask.config.set({"distributed.scheduler.allowed-failures": self._retries}):
