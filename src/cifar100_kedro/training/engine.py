@@ -200,6 +200,7 @@ def fit_model(
     recipe = parse_recipe(architecture, model_params, train_params, run_settings, task)
     settings, where = recipe.train, f"{architecture}.train"
     runtime = device_module.runtime(device_settings)
+    device_module.check_trainable(runtime)
     if pretrained is not None:
         check_pretrained_normalization(pretrained, settings.normalization, where)
     if seed is None:
