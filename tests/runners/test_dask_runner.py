@@ -80,6 +80,19 @@ def test_nodes_joined_in_memory_are_one_task_and_the_others_wait_for_it(tmp_path
     assert groups[1].depends_on == {groups[0].name}
 
 
+def test_groups_come_after_the_groups_they_wait_for():
+    double, add, _ = _toy_functions()
+    # a → (memory) m → c, and b → (file) f → c: the group {a, c} waits for {b}.
+    pipeline = Pipeline([
+        Node(double, "x", "m", name="a"),
+        Node(double, "y", "f", name="b"),
+        Node(add, ["m", "f"], "out", name="c"),
+    ])  # fmt: skip
+    groups = group_nodes(pipeline, {"m"})
+    assert [[n.name for n in g.nodes] for g in groups] == [["b"], ["a", "c"]]
+    assert groups[1].depends_on == {"b"}
+
+
 def test_grouping_that_would_make_tasks_wait_for_each_other_names_the_datasets():
     double, add, _ = _toy_functions()
     # a → (memory) m → c, and a → (file) f → b → (file) g → c: {a, c} would wait for b.

@@ -83,15 +83,16 @@ def group_nodes(pipeline: Pipeline, handoffs: set[str]) -> list[NodeGroup]:
         for upstream in parents:
             if root(upstream.name) != root(node.name):
                 groups[root(node.name)].depends_on.add(groups[root(upstream.name)].name)
-    ordered = list(groups.values())
+    by_name = {group.name: group for group in groups.values()}
     try:
-        tuple(TopologicalSorter({g.name: g.depends_on for g in ordered}).static_order())
+        # A group's first node can come before a node it waits for: order the groups.
+        order = TopologicalSorter({g.name: g.depends_on for g in by_name.values()}).static_order()
+        return [by_name[name] for name in order]
     except CycleError as error:
         raise HandoffError(
             f"DaskRunner: in-memory datasets {sorted(handoffs)} join nodes that wait for each "
             f"other through persisted datasets ({error.args[1]}); persist them in the catalog"
         ) from None
-    return ordered
 
 
 def _group_name(nodes: list[Node]) -> str:
