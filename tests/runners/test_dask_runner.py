@@ -153,6 +153,32 @@ def test_a_toy_pipeline_runs_on_two_worker_processes_and_returns_its_free_output
     assert outputs["again"].load() == 32
 
 
+def test_progress_lines_say_what_is_done_running_and_waiting(tmp_path, caplog):
+    import logging
+    import time
+
+    def slow(x):
+        time.sleep(3)  # several progress intervals (0.5 s), even on a loaded machine
+        return x
+
+    pipeline = Pipeline([
+        Node(slow, "source", "middle", name="slow"),
+        Node(slow, "middle", "end", name="after"),
+    ])  # fmt: skip
+    from kedro_datasets.json import JSONDataset
+
+    catalog = DataCatalog(datasets={
+        "source": MemoryDataset(1), "middle": JSONDataset(filepath=str(tmp_path / "m.json")),
+    })  # fmt: skip
+    runner = DaskRunner(n_workers=1, dashboard_address=":0", progress_interval=0.5)
+    with caplog.at_level(logging.INFO, logger="cifar100_kedro.runners.dask_runner"):
+        runner.run(pipeline, catalog)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Dask: 1 workers, dashboard http://") for m in messages)
+    assert "Dask progress: 0 nodes done, 1 running (slow), 1 waiting" in messages
+    assert "Dask progress: 1 nodes done, 1 running (after), 0 waiting" in messages
+
+
 def test_a_failing_node_raises_its_own_error_in_the_driver(tmp_path):
     _, _, fail = _toy_functions()
     pipeline = Pipeline([Node(fail, "source", "never", name="fail")])

@@ -37,6 +37,11 @@ from cifar100_kedro.runners.worker import run_group
 TRAINING_INPUT = "params:device"
 
 
+def _executing(dask_worker) -> list[str]:
+    """Run on a worker: the keys of the tasks it is executing now (not those queued on it)."""
+    return [task.key for task in dask_worker.state.executing]
+
+
 @contextmanager
 def _quiet(logger_name: str):
     """Dask's INFO lines off while the runner runs (Kedro's logging puts the root at INFO)."""
@@ -282,8 +287,8 @@ class DaskRunner(AbstractRunner):
                 last_report = time.monotonic()
 
     def _log_progress(self, client, futures, pending, done_nodes: int, total: int) -> None:
-        processing = {key for keys in client.processing().values() for key in keys}
-        running = [futures[f] for f in pending if f.key in processing]
+        executing = {key for keys in client.run(_executing).values() for key in keys}
+        running = [futures[f] for f in pending if f.key in executing]
         running_nodes = sum(len(g.nodes) for g in running)
         self._logger.info(
             "Dask progress: %d nodes done, %d running (%s), %d waiting",
