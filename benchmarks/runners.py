@@ -8,7 +8,7 @@ summed resident memory (sampled every 0.25 s with psutil) and the largest single
 and the ratios to the sequential runner measured in the same run. Data processing runs once
 beforehand (not timed); each timed run starts from the same model-input arrays.
 
-    python benchmarks/runners.py                                   # demo env, 4 architectures
+    python benchmarks/runners.py                                   # demo env, 3 architectures
     python benchmarks/runners.py --architectures chavez_m1,chavez_m2 --env test
     python benchmarks/runners.py --dask-params n_workers=2,tf_threads=1
 
@@ -33,7 +33,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PROJECT_ROOT, format_table, hardware_line, log
 
-DEFAULT_ARCHITECTURES = "chavez_m1,chavez_m2,chavez_m3,rana_elu_cnn"
+DEFAULT_ARCHITECTURES = "chavez_m1,chavez_m2,rana_elu_cnn"  # x 3 seeds in the demo env
 RUNNERS = {
     "sequential": [],
     "ParallelRunner": ["--runner=ParallelRunner"],
