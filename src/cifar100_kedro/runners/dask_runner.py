@@ -154,7 +154,7 @@ class DaskRunner(AbstractRunner):
         paths = handoffs.local_paths(
             {d for d in pipeline.datasets() if not handoffs.is_in_memory(d, catalog)}, catalog
         )
-        roots = handoffs.storage_roots(paths)
+        roots = handoffs.storage_roots(paths) or {".": []}  # the cwd check needs one probe
         token, probes = uuid.uuid4().hex, {}
         for root in roots:
             folder = Path(root).resolve()

@@ -140,18 +140,20 @@ def probe_problems(probes: dict[str, tuple[str, str]], driver_cwd: str) -> list[
 
     Args:
         probes: ``{root folder: (absolute probe path as the driver sees it, token)}``.
-        driver_cwd: the driver's working directory (relative catalog paths resolve from it).
+        driver_cwd: the driver's working directory, the project folder (relative paths
+            resolve from it).
 
     Returns:
         One line per problem (empty: this worker reaches every root).
     """
     problems = []
     cwd = os.getcwd()
-    relative = [root for root in probes if not os.path.isabs(root)]
-    if relative and os.path.realpath(cwd) != os.path.realpath(driver_cwd):
+    # Kedro makes the catalog's paths absolute, but relative paths in parameters (the
+    # engine's training_run.work_dir) resolve against the working directory.
+    if os.path.realpath(cwd) != os.path.realpath(driver_cwd):
         problems.append(
-            f"its working directory is {cwd}, not the project folder {driver_cwd}, so relative "
-            f"paths under {sorted(relative)} resolve elsewhere"
+            f"its working directory is {cwd}, not the project folder {driver_cwd}, so "
+            "relative paths (training_run.work_dir, relative catalog paths) resolve elsewhere"
         )
     for root, (probe, token) in sorted(probes.items()):
         try:
