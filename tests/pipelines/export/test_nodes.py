@@ -85,6 +85,16 @@ def test_a_failed_conversion_is_a_row_that_says_why(tmp_path, monkeypatch):
     assert "ImageProjectiveTransformV3" in table["note"].iloc[3]
 
 
+def test_a_missing_converter_package_names_the_extra(monkeypatch):
+    def without_tf2onnx(*args):
+        raise ModuleNotFoundError("No module named 'tf2onnx'", name="tf2onnx")
+
+    monkeypatch.setattr(n.converters, "to_onnx", without_tf2onnx)
+    _, onnx, _ = n.export_model(tiny_classifier(), {**EXPORT, "formats": ["onnx"]}, "toy")
+    assert onnx.artifact is None
+    assert onnx.reason == 'tf2onnx is not installed: pip install -e ".[export]"'
+
+
 def test_failed_save_replaces_a_stale_artifact_with_the_reason(tmp_path):
     dataset = ExportedModelDataset(str(tmp_path / "model.onnx"), "onnx")
     dataset.save(ExportResult("onnx", artifact=b"old model"))
