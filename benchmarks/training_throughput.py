@@ -81,6 +81,9 @@ def idg_arguments(
             kwargs["height_shift_range"] = span(step.get("height_factor", 0.0))
             kwargs["width_shift_range"] = span(step.get("width_factor", 0.0))
             kwargs["fill_mode"] = step.get("fill_mode", "reflect")
+        elif name == "random_crop_translate":  # integer shifts of up to ``pad`` pixels
+            kwargs["height_shift_range"] = kwargs["width_shift_range"] = int(step.get("pad", 4))
+            kwargs["fill_mode"] = step.get("fill_mode", "reflect")
         elif name == "random_zoom":
             kwargs["zoom_range"] = span(step.get("height_factor", 0.0))
             kwargs["fill_mode"] = step.get("fill_mode", "reflect")

@@ -163,7 +163,10 @@ def test_conf_recipe_is_the_cited_one_and_valid():
     assert train["schedule"]["name"] == "one_cycle"
     assert train["schedule"]["warmup_fraction"] == pytest.approx(5 / 24, abs=1e-3)
     assert train["label_smoothing"] == 0.2
-    assert [step["name"] for step in train["augmentation"]] == ["random_flip", "random_translation"]
+    assert train["augmentation"] == [
+        {"name": "random_flip", "mode": "horizontal"},
+        {"name": "random_crop_translate", "pad": 4, "fill_mode": "reflect"},
+    ]
     assert train["tta"] is True
 
 
@@ -218,7 +221,8 @@ def test_recipe_learns_through_the_engine(tmp_path):
         "mean": train["images"].mean(axis=(0, 1, 2)).tolist(),
         "std": train["images"].std(axis=(0, 1, 2)).tolist(),
     }
-    model_params, train_params = _small_recipe()
+    # 10 epochs: at 6, accuracy over seeds spans 0.5-0.77 (either translate), too near the bar.
+    model_params, train_params = _small_recipe(epochs=10)
     model, history, summary = fit_model(
         train,
         validation,
@@ -228,7 +232,7 @@ def test_recipe_learns_through_the_engine(tmp_path):
         architecture="resnet9_fast",
         work_dir=tmp_path / "work",
     )
-    assert summary["epochs_run"] == 6 and summary["tta"] is True
+    assert summary["epochs_run"] == 10 and summary["tta"] is True
     # one-cycle: zero at the start, back near zero at the end
     assert history["learning_rate"].iloc[-1] < 0.05
     probabilities = model.predict(validation["images"], verbose=0)

@@ -38,6 +38,8 @@ AUGMENTATIONS = {
     "random_rotation": "RandomRotation",
     "random_shear": "SymmetricRandomShear",  # training/layers.py: Keras' own cannot be reloaded
     "random_crop": "RandomCrop",
+    # training/layers.py: pad + per-image integer crop, compiles under XLA (jit_compile)
+    "random_crop_translate": "RandomCropTranslate",
     "random_contrast": "RandomContrast",
     "random_brightness": "RandomBrightness",
 }
