@@ -1,25 +1,44 @@
-"""Epochs for a recipe's ``time_budget_minutes``, from a timed warm-up on a throw-away copy."""
+"""What a recipe's ``time_budget_minutes`` buys: network, batch, epochs (or part of one).
+
+A timed warm-up on a throw-away copy of the model measures seconds per step and per
+validation pass; :func:`plan_epochs` turns them into whole epochs, or — when the budget is
+shorter than one epoch — into the steps that fit (never zero: a run always returns a trained
+model, and says it trained a partial epoch).
+
+With a ``train.budget_plan`` the budget also chooses the network and the batch: candidates
+are tried widest first and the first that buys ``min_epochs`` epochs is trained (the last
+one otherwise). A candidate sets builder hyperparameters (``width``, ``depth``) and
+``batch_size``; the learning rate follows the batch (:func:`scaled_learning_rate`: linear, as
+Goyal et al. 2017, "Accurate, Large Minibatch SGD", and Page's "How to Train Your ResNet"
+part 2 (a fixed learning rate per example) do). The rule "the widest network that still
+gets enough epochs" is machine-independent: a GPU buys those epochs with the widest
+candidate in a minute, a 2-core CPU needs a narrower one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
 
+from cifar100_kedro.training.recipe import Recipe
+
 logger = logging.getLogger(__name__)
 
 
-def epochs_for_budget(
+def measure_seconds(
     model_factory: Callable[..., keras.Model],
     train_for: Callable[..., tf.data.Dataset],
     val_ds: tf.data.Dataset,
     steps_per_epoch: int,
-    budget_minutes: float,
-) -> int:
-    """Epochs (at least 1) whose training and validation fit ``budget_minutes``.
+) -> tuple[float, float]:
+    """``(seconds per training step, seconds per validation pass)`` of a throw-away model.
 
     ``train_for(iterations=...)`` gives the training batches (``TaskData.train_for``).
     """
@@ -46,11 +65,90 @@ def epochs_for_budget(
     started = time.perf_counter()
     probe.evaluate(val_ds, verbose=0)
     per_eval = time.perf_counter() - started
-    per_epoch = per_step * steps_per_epoch + per_eval
-    epochs = max(1, int(budget_minutes * 60 / per_epoch))
-    logger.info(
-        "time budget %.1f min: %.3fs/step, %.1fs/epoch incl. validation → %d epochs",
-        budget_minutes, per_step, per_epoch, epochs,
-    )  # fmt: skip
     del probe
+    return per_step, per_eval
+
+
+def plan_epochs(
+    per_step: float, per_eval: float, steps_per_epoch: int, budget_minutes: float
+) -> tuple[int, int | None]:
+    """``(epochs, steps)`` that fit ``budget_minutes``; ``steps`` is None for whole epochs.
+
+    A budget shorter than one epoch (training and validation) gives ``(1, k)``: ``k`` steps
+    (at least 1, fewer than an epoch) and one validation pass.
+    """
+    budget = budget_minutes * 60
+    per_epoch = per_step * steps_per_epoch + per_eval
+    if budget >= per_epoch:
+        return int(budget / per_epoch), None
+    steps = int((budget - per_eval) / max(per_step, 1e-9))
+    return 1, min(steps_per_epoch, max(1, steps))
+
+
+def epochs_for_budget(
+    model_factory: Callable[..., keras.Model],
+    train_for: Callable[..., tf.data.Dataset],
+    val_ds: tf.data.Dataset,
+    steps_per_epoch: int,
+    budget_minutes: float,
+) -> int:
+    """Whole epochs (at least 1) whose training and validation fit ``budget_minutes``."""
+    per_step, per_eval = measure_seconds(model_factory, train_for, val_ds, steps_per_epoch)
+    epochs, _ = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes)
     return epochs
+
+
+def scaled_learning_rate(learning_rate: float, batch: int, reference: int, rule: str) -> float:
+    """The learning rate for ``batch`` given the recipe's for ``reference``.
+
+    ``linear``: × batch / reference (Goyal et al. 2017; Page part 2); ``sqrt``: × √(batch /
+    reference) (the adaptive-optimiser rule of Hoffer et al. 2017); ``none``: unchanged.
+    """
+    if rule == "linear":
+        return learning_rate * batch / reference
+    if rule == "sqrt":
+        return learning_rate * math.sqrt(batch / reference)
+    return learning_rate
+
+
+def candidate_recipe(recipe: Recipe, index: int | None) -> Recipe:
+    """``recipe`` with its ``budget_plan`` candidate ``index`` applied (None: unchanged)."""
+    plan = recipe.train.budget_plan
+    if plan is None or index is None:
+        return recipe
+    candidate = plan["candidates"][index]
+    batch = int(candidate.get("batch_size", recipe.train.batch_size))
+    optimizer = dict(recipe.train.optimizer)
+    optimizer["learning_rate"] = scaled_learning_rate(
+        float(optimizer.get("learning_rate", 1e-3)), batch, plan["reference_batch"],
+        plan["lr_scaling"],
+    )  # fmt: skip
+    hyper = {
+        **recipe.hyperparameters,
+        **{k: v for k, v in candidate.items() if k != "batch_size"},
+    }
+    train = dataclasses.replace(recipe.train, batch_size=batch, optimizer=optimizer)
+    return dataclasses.replace(recipe, hyperparameters=hyper, train=train)
+
+
+def choose_candidate(epochs_bought: list[float], min_epochs: float) -> int:
+    """The first (widest) candidate whose budget buys ``min_epochs`` epochs, else the last."""
+    for index, epochs in enumerate(epochs_bought):
+        if epochs >= min_epochs:
+            return index
+    return len(epochs_bought) - 1
+
+
+def describe(choice: dict[str, Any]) -> str:
+    """One log/summary line for a budget choice (see ``engine._budget_choice``)."""
+    what = (
+        f"{choice['epochs']} epoch(s)"
+        if choice.get("steps") is None
+        else f"a partial epoch: {choice['steps']} of {choice['steps_per_epoch']} steps "
+        "(the budget is shorter than one epoch)"
+    )
+    network = f", candidate {choice['candidate']}" if choice.get("candidate") is not None else ""
+    return (
+        f"time budget {choice['budget_minutes']:g} min: {choice['seconds_per_step']:.3f}s/step, "
+        f"{choice['seconds_per_epoch']:.1f}s/epoch incl. validation → {what}{network}"
+    )
