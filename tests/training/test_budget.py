@@ -51,9 +51,9 @@ def test_learning_rate_rules():
 
 
 def test_the_widest_candidate_that_buys_enough_epochs_is_chosen():
-    assert budget.choose_candidate([2.0, 9.0, 30.0], min_epochs=8) == 1
-    assert budget.choose_candidate([2.0, 3.0], min_epochs=8) == 1  # none does: the narrowest
-    assert budget.choose_candidate([12.0], min_epochs=8) == 0
+    assert budget.choose_candidate({2: 30.0, 1: 9.0, 0: 2.0}, min_epochs=8) == 1
+    assert budget.choose_candidate({1: 3.0}, min_epochs=8) == 1  # none does: the narrowest
+    assert budget.choose_candidate({1: 30.0, 0: 12.0}, min_epochs=8) == 0
 
 
 def test_a_candidate_sets_width_batch_and_the_scaled_learning_rate():
@@ -103,7 +103,9 @@ def test_a_tiny_budget_trains_part_of_one_epoch_and_says_so(tmp_path, caplog):
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 1
 
 
-@pytest.mark.parametrize(("min_epochs", "chosen", "probes"), [(1e-9, 0, 1), (1e9, 1, 2)])
+# Probed narrowest first: a tiny min_epochs measures both and takes the wide one; a huge one
+# stops after the narrow one falls short (and trains it).
+@pytest.mark.parametrize(("min_epochs", "chosen", "probes"), [(1e-9, 0, 2), (1e9, 1, 1)])
 def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     tmp_path, min_epochs, chosen, probes
 ):
@@ -114,7 +116,7 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     )
     expected = PLAN["candidates"][chosen]
     assert summary["budget"]["candidate"] == chosen
-    assert len(summary["budget"]["epochs_bought"]) == probes  # stops at the first that fits
+    assert len(summary["budget"]["epochs_bought"]) == probes
     assert summary["batch_size"] == expected["batch_size"]
     prep = model.get_layer("resnet9_fast").get_layer("prep_conv")
     assert prep.filters == expected["width"]

@@ -5,9 +5,11 @@ validation pass; :func:`plan_epochs` turns them into whole epochs, or — when t
 shorter than one epoch — into the steps that fit (never zero: a run always returns a trained
 model, and says it trained a partial epoch).
 
-With a ``train.budget_plan`` the budget also chooses the network and the batch: candidates
-are tried widest first and the first that buys ``min_epochs`` epochs is trained (the last
-one otherwise). A candidate sets builder hyperparameters (``width``, ``depth``) and
+With a ``train.budget_plan`` the budget also chooses the network and the batch: the widest
+candidate that buys ``min_epochs`` epochs is trained (the narrowest when none does).
+Candidates are listed widest first and measured narrowest first, stopping at the first that
+falls short: on a slow machine with a short budget only the cheap probes run. A candidate
+sets builder hyperparameters (``width``, ``depth``) and
 ``batch_size``; the learning rate follows the batch (:func:`scaled_learning_rate`: linear, as
 Goyal et al. 2017, "Accurate, Large Minibatch SGD", and Page's "How to Train Your ResNet"
 part 2 (a fixed learning rate per example) do). The rule "the widest network that still
@@ -131,12 +133,11 @@ def candidate_recipe(recipe: Recipe, index: int | None) -> Recipe:
     return dataclasses.replace(recipe, hyperparameters=hyper, train=train)
 
 
-def choose_candidate(epochs_bought: list[float], min_epochs: float) -> int:
-    """The first (widest) candidate whose budget buys ``min_epochs`` epochs, else the last."""
-    for index, epochs in enumerate(epochs_bought):
-        if epochs >= min_epochs:
-            return index
-    return len(epochs_bought) - 1
+def choose_candidate(epochs_bought: dict[int, float], min_epochs: float) -> int:
+    """The widest (lowest index) candidate that buys ``min_epochs`` epochs, else the narrowest
+    measured (highest index). ``epochs_bought``: candidate index → epochs the budget buys."""
+    enough = [index for index, epochs in epochs_bought.items() if epochs >= min_epochs]
+    return min(enough) if enough else max(epochs_bought)
 
 
 def describe(choice: dict[str, Any]) -> str:

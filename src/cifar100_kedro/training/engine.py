@@ -106,33 +106,34 @@ def _model_factory(
 
 
 def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, Any]:
-    """Measure the recipe (each ``budget_plan`` candidate, widest first, until one buys
-    ``min_epochs``) and return what the budget trains (``training/budget.py``)."""
+    """Measure the recipe (its ``budget_plan`` candidates narrowest first, until one falls
+    short of ``min_epochs``) and return what the budget trains (``training/budget.py``)."""
     plan = recipe.train.budget_plan
-    indices = list(range(len(plan["candidates"]))) if plan else [None]
-    bought, measured = [], []
+    indices = list(reversed(range(len(plan["candidates"])))) if plan else [None]
+    bought: dict[Any, float] = {}
+    measured = {}
     for index in indices:
         data, factory = setup(candidate_recipe(recipe, index))
         per_step, per_eval = measure_seconds(
             factory, data.train_for, data.validation, data.steps_per_epoch
         )
         per_epoch = per_step * data.steps_per_epoch + per_eval
-        bought.append(budget_minutes * 60 / per_epoch)
-        measured.append((per_step, per_eval, per_epoch, data.steps_per_epoch))
-        if plan is None or bought[-1] >= plan["min_epochs"]:
-            break
-    chosen = choose_candidate(bought, plan["min_epochs"] if plan else 0.0)
+        bought[index] = budget_minutes * 60 / per_epoch
+        measured[index] = (per_step, per_eval, per_epoch, data.steps_per_epoch)
+        if plan is None or bought[index] < plan["min_epochs"]:
+            break  # wider candidates are slower still
+    chosen = choose_candidate(bought, plan["min_epochs"]) if plan else None
     per_step, per_eval, per_epoch, steps_per_epoch = measured[chosen]
     epochs, steps = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes)
     return {
         "budget_minutes": float(budget_minutes),
-        "candidate": indices[chosen],
+        "candidate": chosen,
         "epochs": epochs,
         "steps": steps,
         "steps_per_epoch": steps_per_epoch,
         "seconds_per_step": per_step,
         "seconds_per_epoch": per_epoch,
-        "epochs_bought": [round(b, 3) for b in bought],
+        "epochs_bought": {str(k): round(v, 3) for k, v in bought.items()},
     }
 
 
