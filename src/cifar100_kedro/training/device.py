@@ -122,7 +122,7 @@ def cpu_has_bf16(flags: Iterable[str]) -> bool:
 
 
 def choose_precision(
-    requested: str, gpu_capabilities: list[tuple[int, int]], cpu_bf16: bool
+    requested: str, gpu_capabilities: list[tuple[int, int]], cpu_bf16: bool, xla: bool = False
 ) -> str:
     """The Keras policy for ``device.mixed_precision`` on this hardware, or a ValueError.
 
@@ -132,20 +132,25 @@ def choose_precision(
     * ``mixed_bfloat16``: GPUs, and CPUs with ``avx512_bf16`` or ``amx_bf16`` (oneDNN then
       runs convolutions and matmuls in bfloat16); refused on other CPUs.
     * ``auto``: on GPUs, ``mixed_bfloat16`` from compute capability 8.0 (no loss scaling
-      needed), else ``mixed_float16``; on a CPU, ``float32``: measured on a 2-core AMD EPYC
-      with avx512_bf16 (docs/benchmarks.md, ``benchmarks/device_variants.py``), bfloat16 saves
-      CPU time per image but its wall-time gain depends on the architecture, so it is opt-in.
+      needed), else ``mixed_float16``. On a CPU with bfloat16 instructions and XLA off,
+      ``mixed_bfloat16``: measured on a 2-core AMD EPYC with avx512_bf16
+      (``benchmarks/device_variants.py``, docs/benchmarks.md) it needs 1.6-1.7× less CPU time
+      per training image for ``resnet9_fast`` and ``khanna_vgg_cnn``. With XLA on a CPU,
+      float32: XLA's CPU code generator does not use oneDNN's bfloat16 kernels, and
+      bf16 + XLA needed as much CPU time as float32 + XLA (more than float32 without XLA).
+      Other CPUs: float32.
 
     Args:
         requested: the ``device.mixed_precision`` value (one of ``PRECISIONS``).
         gpu_capabilities: the compute capability of each visible GPU (empty: CPU only).
         cpu_bf16: :func:`cpu_has_bf16` of this CPU.
+        xla: ``device.xla`` (only ``auto`` on a CPU looks at it).
     """
     if requested in ("off", "float32"):
         return "float32"
     if requested == "auto":
         if not gpu_capabilities:
-            return "float32"
+            return "mixed_bfloat16" if cpu_bf16 and not xla else "float32"
         bf16 = all(cap >= BF16_GPU_CAPABILITY for cap in gpu_capabilities)
         return "mixed_bfloat16" if bf16 else "mixed_float16"
     if gpu_capabilities:
@@ -233,7 +238,10 @@ def runtime(settings: Mapping[str, Any] | DeviceSettings | None) -> DeviceRuntim
     if cached is None:
         gpus = _configure_process(settings)
         precision = choose_precision(
-            settings.mixed_precision, _gpu_capabilities(gpus), cpu_has_bf16(cpu_flags())
+            settings.mixed_precision,
+            _gpu_capabilities(gpus),
+            cpu_has_bf16(cpu_flags()),
+            settings.xla,
         )
         cached = DeviceRuntime(settings, _make_strategy(settings.strategy, gpus), precision)
         _RUNTIMES[settings] = cached
