@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -113,3 +114,28 @@ def test_dataset_placement_keeps_uint8_and_exposes_its_random_state():
     out = augment(images)
     assert out.dtype == tf.uint8 and out.shape == images.shape
     assert len(augment.seed_generators) == 1  # what the resumable input saves and restores
+
+
+def test_the_conf_resnet9_fast_recipe_trains_under_xla_through_the_engine(tmp_path):
+    import yaml
+
+    from cifar100_kedro.training.engine import fit_model
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "base" / "parameters_resnet_fast.yml"
+    recipe = yaml.safe_load(conf.read_text())["resnet9_fast"]
+    train = {**recipe["train"], "epochs": 1, "batch_size": 16, "verbose": 0, "callbacks": {}}
+    rng = np.random.default_rng(5)
+    split = {
+        "images": rng.integers(0, 256, (32, 32, 32, 3)).astype(np.uint8),
+        "fine": np.arange(32) % 4,
+        "coarse": np.arange(32) % 2,
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, history, _ = fit_model(
+            split, split, STATS, {**recipe["model"], "width": 4}, train,
+            architecture="resnet9_fast", work_dir=tmp_path, device_settings={"xla": True},
+        )  # fmt: skip
+    assert model.jit_compile is True
+    assert not [w for w in caught if "jit_compile" in str(w.message)]
+    assert np.isfinite(history["loss"]).all()
