@@ -87,19 +87,6 @@ def plan_epochs(
     return 1, min(steps_per_epoch, max(1, steps))
 
 
-def epochs_for_budget(
-    model_factory: Callable[..., keras.Model],
-    train_for: Callable[..., tf.data.Dataset],
-    val_ds: tf.data.Dataset,
-    steps_per_epoch: int,
-    budget_minutes: float,
-) -> int:
-    """Whole epochs (at least 1) whose training and validation fit ``budget_minutes``."""
-    per_step, per_eval = measure_seconds(model_factory, train_for, val_ds, steps_per_epoch)
-    epochs, _ = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes)
-    return epochs
-
-
 def scaled_learning_rate(learning_rate: float, batch: int, reference: int, rule: str) -> float:
     """The learning rate for ``batch`` given the recipe's for ``reference``.
 
