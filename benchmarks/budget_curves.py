@@ -136,10 +136,10 @@ def winners(rows: list[dict[str, Any]], reference: str) -> list[str]:
             else f"; {reference} {100 * (ref['test_accuracy'] - best['test_accuracy']):+.1f} "
             "points vs the best"
         )
-        verdict = "wins" if ref is best else "loses"
+        verdict = "" if ref is None else f" ({reference} {'wins' if ref is best else 'loses'})"
         lines.append(
             f"{minutes:g} min: best {best['architecture']} {100 * best['test_accuracy']:.1f} %"
-            f"{gap} ({reference} {verdict})"
+            f"{gap}{verdict}"
         )
     return lines
 
