@@ -37,6 +37,8 @@ def _fresh_keras_state():
 def test_whole_epochs_when_the_budget_fits_them():
     # 10 steps of 1 s + 5 s validation = 15 s per epoch; 1 minute buys 4 epochs.
     assert budget.plan_epochs(1.0, 5.0, 10, 1.0) == (4, None)
+    # The real run's own compile/trace (measured by the warm-up) comes out of the budget.
+    assert budget.plan_epochs(1.0, 5.0, 10, 1.0, startup=15.0) == (3, None)
 
 
 def test_a_budget_shorter_than_an_epoch_buys_the_steps_that_fit_never_zero():

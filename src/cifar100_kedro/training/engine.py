@@ -114,17 +114,17 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
     measured = {}
     for index in indices:
         data, factory = setup(candidate_recipe(recipe, index))
-        per_step, per_eval = measure_seconds(
+        per_step, per_eval, startup = measure_seconds(
             factory, data.train_for, data.validation, data.steps_per_epoch
         )
         per_epoch = per_step * data.steps_per_epoch + per_eval
-        bought[index] = budget_minutes * 60 / per_epoch
-        measured[index] = (per_step, per_eval, per_epoch, data.steps_per_epoch)
+        bought[index] = max(0.0, budget_minutes * 60 - startup) / per_epoch
+        measured[index] = (per_step, per_eval, per_epoch, data.steps_per_epoch, startup)
         if plan is None or bought[index] < plan["min_epochs"]:
             break  # wider candidates are slower still
     chosen = choose_candidate(bought, plan["min_epochs"]) if plan else None
-    per_step, per_eval, per_epoch, steps_per_epoch = measured[chosen]
-    epochs, steps = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes)
+    per_step, per_eval, per_epoch, steps_per_epoch, startup = measured[chosen]
+    epochs, steps = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes, startup)
     return {
         "budget_minutes": float(budget_minutes),
         "candidate": chosen,
@@ -133,6 +133,7 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
         "steps_per_epoch": steps_per_epoch,
         "seconds_per_step": per_step,
         "seconds_per_epoch": per_epoch,
+        "startup_seconds": startup,
         "epochs_bought": {str(k): round(v, 3) for k, v in bought.items()},
     }
 
