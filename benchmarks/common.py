@@ -201,9 +201,10 @@ def compile_like_engine(
     num_classes: int,
     where: str = "benchmark",
     steps_per_execution: int | None = None,
+    jit_compile: bool = False,
 ):
     """Compile ``model`` with the recipe's optimiser, schedule and loss, as ``fit_model`` does
-    (``steps_per_execution``: the recipe's unless given)."""
+    (``steps_per_execution``: the recipe's unless given; ``jit_compile``: ``device.xla``)."""
     import keras
 
     from cifar100_kedro.training.assembly import make_optimizer
@@ -222,6 +223,7 @@ def compile_like_engine(
         loss=loss,
         metrics=["accuracy"],
         steps_per_execution=int(steps_per_execution or settings.steps_per_execution),
+        jit_compile=jit_compile,
     )
     return model, settings.one_hot
 
@@ -237,9 +239,13 @@ def engine_model(
     total_steps: int,
     seed: int = 0,
     placement: str | None = None,
+    jit_compile: bool = False,
 ):
     """``uint8 → normalisation → [augmentation, when placed in the model] → body``, compiled:
-    the engine's model."""
+    the engine's model (built under the global precision policy in force, float32 outputs
+    under mixed precision, as the engine does)."""
+    import keras
+
     from cifar100_kedro.models import build_model
     from cifar100_kedro.training.assembly import assemble_model
 
@@ -254,8 +260,11 @@ def engine_model(
         stats,
         settings.augmentation if in_model else None,
         seed=seed,
+        float32_outputs=keras.mixed_precision.global_policy().name != "float32",
     )
-    return compile_like_engine(model, recipe["train"], total_steps, classes)
+    return compile_like_engine(
+        model, recipe["train"], total_steps, classes, jit_compile=jit_compile
+    )
 
 
 def engine_augmenter(recipe: dict[str, Any], seed: int = 0, placement: str | None = None):

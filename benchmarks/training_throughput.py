@@ -27,6 +27,7 @@ images are used: throughput does not depend on content.
 
     python benchmarks/training_throughput.py [--quick] [--architectures a,b] [--images N]
         [--rounds R] [--min-seconds S] [--max-images M] [--no-idg]
+    python benchmarks/training_throughput.py --device-variants [-- <device_variants options>]
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def idg_arguments(
         elif name == "random_translation":
             kwargs["height_shift_range"] = span(step.get("height_factor", 0.0))
             kwargs["width_shift_range"] = span(step.get("width_factor", 0.0))
+            kwargs["fill_mode"] = step.get("fill_mode", "reflect")
+        elif name == "random_crop_translate":  # integer shifts of up to ``pad`` pixels
+            kwargs["height_shift_range"] = kwargs["width_shift_range"] = int(step.get("pad", 4))
             kwargs["fill_mode"] = step.get("fill_mode", "reflect")
         elif name == "random_zoom":
             kwargs["zoom_range"] = span(step.get("height_factor", 0.0))
@@ -352,6 +356,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--quick", action="store_true", help="--images 512 --rounds 2 --min-seconds 1.5"
     )
+    parser.add_argument(
+        "--device-variants",
+        action="store_true",
+        help="instead: float32 vs mixed_bfloat16, XLA off/on, thread settings "
+        "(benchmarks/device_variants.py; give its options after --)",
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    if "--device-variants" in argv:
+        import device_variants
+
+        rest = argv[argv.index("--") + 1 :] if "--" in argv else []
+        return device_variants.main(rest)
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.rounds, args.min_seconds = 512, 2, 1.5

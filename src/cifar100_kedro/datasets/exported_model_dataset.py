@@ -21,6 +21,8 @@ class ExportResult:
 
     ``artifact``: ``bytes`` (ONNX, TFLite) or a ``keras.export.ExportArchive`` (SavedModel),
     ``None`` when the export failed or was not asked for, and then ``reason`` says why.
+    ``skipped``: this run did not try the format (architecture not trained or not selected,
+    format not asked for), so whatever an earlier run exported stays as it is.
     Loaded back, ``path`` is where the artifact is (``None`` without one).
     """
 
@@ -29,6 +31,7 @@ class ExportResult:
     reason: str = ""
     seconds: float | None = None
     path: Path | None = None
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -40,8 +43,9 @@ class ExportedModelDataset(AbstractDataset[ExportResult, ExportResult]):
 
     Save writes the artifact under a temporary name beside ``filepath`` and renames it into
     place (a SavedModel folder is replaced whole), so a failure never leaves half a model. A
-    result without artifact removes the previous artifact and writes the reason to
-    ``<filepath>.unavailable.txt``, which load returns as the result's ``reason``.
+    failed export removes the previous artifact and writes the reason to
+    ``<filepath>.unavailable.txt``, which load returns as the result's ``reason``. A skipped
+    result changes nothing on disk: exporting some architectures or formats keeps the others'.
 
     Example catalog entry::
 
@@ -71,9 +75,11 @@ class ExportedModelDataset(AbstractDataset[ExportResult, ExportResult]):
             return ExportResult(self._format, path=self._path)
         if self._reason_file.exists():
             return ExportResult(self._format, reason=self._reason_file.read_text().strip())
-        raise DatasetError(f"{self._path}: no exported {self._format} model (run the export)")
+        return ExportResult(self._format, reason="never exported")
 
     def save(self, data: ExportResult) -> None:
+        if data.skipped:
+            return
         self._path.parent.mkdir(parents=True, exist_ok=True)
         if data.artifact is None:
             self._remove(self._path)

@@ -139,8 +139,9 @@ def build_resnet9_fast(
     * Max-pool placed before BN/activation (part 8 and airbench order), not after.
     * Initialisation: PyTorch's default (U(±1/√fan_in)), as in the sources' code.
     * Not reproduced (they need custom layers or training-loop changes the shared engine does
-      not have): part 8's frozen BN scales, ghost batch norm, fixed whitening first layer and
-      weight EMA; airbench's Lookahead and alternating (derandomised) flip.
+      not have): part 8's frozen BN scales, ghost batch norm and fixed whitening first layer;
+      airbench's Lookahead and alternating (derandomised) flip. Weight EMA is a recipe
+      option (the Keras optimiser's ``use_ema``), not part of the network.
 
     Args:
         num_classes: Units of the output layer (100 fine or 20 coarse labels).

@@ -1,25 +1,47 @@
-"""Epochs for a recipe's ``time_budget_minutes``, from a timed warm-up on a throw-away copy."""
+"""What a recipe's ``time_budget_minutes`` buys: network, batch, epochs (or part of one).
+
+A timed warm-up on a throw-away copy of the model measures seconds per step and per
+validation pass; :func:`plan_epochs` turns them into whole epochs, or — when the budget is
+shorter than one epoch — into the steps that fit (never zero: a run always returns a trained
+model, and says it trained a partial epoch).
+
+With a ``train.budget_plan`` the budget also chooses the network and the batch: the widest
+candidate that buys ``min_epochs`` epochs is trained (the narrowest when none does).
+Candidates are listed widest first and measured narrowest first, stopping at the first that
+falls short: on a slow machine with a short budget only the cheap probes run. A candidate
+sets builder hyperparameters (``width``, ``depth``) and
+``batch_size``; the learning rate follows the batch (:func:`scaled_learning_rate`: linear, as
+Goyal et al. 2017, "Accurate, Large Minibatch SGD", and Page's "How to Train Your ResNet"
+part 2 (a fixed learning rate per example) do). The rule "the widest network that still
+gets enough epochs" is machine-independent: a GPU buys those epochs with the widest
+candidate in a minute, a 2-core CPU needs a narrower one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
 
+from cifar100_kedro.training.recipe import Recipe
+
 logger = logging.getLogger(__name__)
 
 
-def epochs_for_budget(
+def measure_seconds(
     model_factory: Callable[..., keras.Model],
     train_for: Callable[..., tf.data.Dataset],
     val_ds: tf.data.Dataset,
     steps_per_epoch: int,
-    budget_minutes: float,
-) -> int:
-    """Epochs (at least 1) whose training and validation fit ``budget_minutes``.
+) -> tuple[float, float]:
+    """``(seconds per training step, per validation pass, of start-up)`` of a throw-away model
+    (start-up: compiling and tracing the training and test steps, which a real run pays once).
 
     ``train_for(iterations=...)`` gives the training batches (``TaskData.train_for``).
     """
@@ -28,7 +50,9 @@ def epochs_for_budget(
     # Keras calls batch callbacks once per ``steps_per_execution`` steps: time whole calls.
     per_call = int(getattr(probe, "steps_per_execution", 1) or 1)
     warm_steps = min(steps_per_epoch, max(2, 10 // per_call) * per_call)
+    started = time.perf_counter()
     probe.fit(train_ds.take(2 * per_call), epochs=1, verbose=0, shuffle=False)  # compile and trace
+    first_call = time.perf_counter() - started
     # Time from the end of the first call: it also pays for starting the input iterator
     # (filling the shuffle buffer), which a real epoch pays once, not per step.
     batch_ends: list[tuple[int, float]] = []
@@ -42,15 +66,91 @@ def epochs_for_budget(
         per_step = (last_time - first_time) / max(1, min(last_batch, warm_steps - 1) - first_batch)
     else:  # one call covered every warm-up step
         per_step = (time.perf_counter() - started) / warm_steps
+    started = time.perf_counter()
     probe.evaluate(val_ds.take(1), verbose=0)  # compile the test step outside the timing
+    eval_compile = time.perf_counter() - started
     started = time.perf_counter()
     probe.evaluate(val_ds, verbose=0)
     per_eval = time.perf_counter() - started
-    per_epoch = per_step * steps_per_epoch + per_eval
-    epochs = max(1, int(budget_minutes * 60 / per_epoch))
-    logger.info(
-        "time budget %.1f min: %.3fs/step, %.1fs/epoch incl. validation → %d epochs",
-        budget_minutes, per_step, per_epoch, epochs,
-    )  # fmt: skip
     del probe
-    return epochs
+    # The real run compiles and traces its own model again: that start-up comes out of the
+    # budget (without it, runs overran their budget by 17-19 % on the 2-core CPU).
+    startup = max(0.0, first_call - 2 * per_call * per_step) + eval_compile
+    return per_step, per_eval, startup
+
+
+def plan_epochs(
+    per_step: float,
+    per_eval: float,
+    steps_per_epoch: int,
+    budget_minutes: float,
+    startup: float = 0.0,
+) -> tuple[int, int | None]:
+    """``(epochs, steps)`` that fit ``budget_minutes`` after ``startup`` seconds; ``steps`` is
+    None for whole epochs.
+
+    A budget shorter than one epoch (training and validation) gives ``(1, k)``: ``k`` steps
+    (at least 1, fewer than an epoch) and one validation pass.
+    """
+    budget = budget_minutes * 60 - startup
+    per_epoch = per_step * steps_per_epoch + per_eval
+    if budget >= per_epoch:
+        return int(budget / per_epoch), None
+    steps = int((budget - per_eval) / max(per_step, 1e-9))
+    return 1, min(steps_per_epoch, max(1, steps))
+
+
+def scaled_learning_rate(learning_rate: float, batch: int, reference: int, rule: str) -> float:
+    """The learning rate for ``batch`` given the recipe's for ``reference``.
+
+    ``linear``: × batch / reference (Goyal et al. 2017; Page part 2); ``sqrt``: × √(batch /
+    reference) (the adaptive-optimiser rule of Hoffer et al. 2017); ``none``: unchanged.
+    """
+    if rule == "linear":
+        return learning_rate * batch / reference
+    if rule == "sqrt":
+        return learning_rate * math.sqrt(batch / reference)
+    return learning_rate
+
+
+def candidate_recipe(recipe: Recipe, index: int | None) -> Recipe:
+    """``recipe`` with its ``budget_plan`` candidate ``index`` applied (None: unchanged)."""
+    plan = recipe.train.budget_plan
+    if plan is None or index is None:
+        return recipe
+    candidate = plan["candidates"][index]
+    batch = int(candidate.get("batch_size", recipe.train.batch_size))
+    optimizer = dict(recipe.train.optimizer)
+    optimizer["learning_rate"] = scaled_learning_rate(
+        float(optimizer.get("learning_rate", 1e-3)), batch, plan["reference_batch"],
+        plan["lr_scaling"],
+    )  # fmt: skip
+    hyper = {
+        **recipe.hyperparameters,
+        **{k: v for k, v in candidate.items() if k != "batch_size"},
+    }
+    train = dataclasses.replace(recipe.train, batch_size=batch, optimizer=optimizer)
+    return dataclasses.replace(recipe, hyperparameters=hyper, train=train)
+
+
+def choose_candidate(epochs_bought: dict[int, float], min_epochs: float) -> int:
+    """The widest (lowest index) candidate that buys ``min_epochs`` epochs, else the narrowest
+    measured (highest index). ``epochs_bought``: candidate index → epochs the budget buys."""
+    enough = [index for index, epochs in epochs_bought.items() if epochs >= min_epochs]
+    return min(enough) if enough else max(epochs_bought)
+
+
+def describe(choice: dict[str, Any]) -> str:
+    """One log/summary line for a budget choice (see ``engine._budget_choice``)."""
+    what = (
+        f"{choice['epochs']} epoch(s)"
+        if choice.get("steps") is None
+        else f"a partial epoch: {choice['steps']} of {choice['steps_per_epoch']} steps "
+        "(the budget is shorter than one epoch)"
+    )
+    network = f", candidate {choice['candidate']}" if choice.get("candidate") is not None else ""
+    return (
+        f"time budget {choice['budget_minutes']:g} min: {choice['seconds_per_step']:.3f}s/step, "
+        f"{choice['seconds_per_epoch']:.1f}s/epoch incl. validation, "
+        f"{choice.get('startup_seconds', 0.0):.1f}s start-up → {what}{network}"
+    )

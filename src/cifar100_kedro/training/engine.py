@@ -40,7 +40,13 @@ from cifar100_kedro.training.assembly import (
     copy_pretrained_weights,
     make_optimizer,
 )
-from cifar100_kedro.training.budget import epochs_for_budget
+from cifar100_kedro.training.budget import (
+    candidate_recipe,
+    choose_candidate,
+    describe,
+    measure_seconds,
+    plan_epochs,
+)
 from cifar100_kedro.training.callbacks import (
     EpochLogger,
     history_row_maker,
@@ -125,6 +131,39 @@ def _reseed(seed: int) -> None:
     """Seed Python, NumPy, TensorFlow and Keras' (private) default-seed stream."""
     keras.utils.set_random_seed(seed)
     keras_seed_generator.python_random.seed(seed)
+
+
+def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, Any]:
+    """Measure the recipe (its ``budget_plan`` candidates narrowest first, until one falls
+    short of ``min_epochs``) and return what the budget trains (``training/budget.py``)."""
+    plan = recipe.train.budget_plan
+    indices = list(reversed(range(len(plan["candidates"])))) if plan else [None]
+    bought: dict[Any, float] = {}
+    measured = {}
+    for index in indices:
+        data, factory = setup(candidate_recipe(recipe, index))
+        per_step, per_eval, startup = measure_seconds(
+            factory, data.train_for, data.validation, data.steps_per_epoch
+        )
+        per_epoch = per_step * data.steps_per_epoch + per_eval
+        bought[index] = max(0.0, budget_minutes * 60 - startup) / per_epoch
+        measured[index] = (per_step, per_eval, per_epoch, data.steps_per_epoch, startup)
+        if plan is None or bought[index] < plan["min_epochs"]:
+            break  # wider candidates are slower still
+    chosen = choose_candidate(bought, plan["min_epochs"]) if plan else None
+    per_step, per_eval, per_epoch, steps_per_epoch, startup = measured[chosen]
+    epochs, steps = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes, startup)
+    return {
+        "budget_minutes": float(budget_minutes),
+        "candidate": chosen,
+        "epochs": epochs,
+        "steps": steps,
+        "steps_per_epoch": steps_per_epoch,
+        "seconds_per_step": per_step,
+        "seconds_per_epoch": per_epoch,
+        "startup_seconds": startup,
+        "epochs_bought": {str(k): round(v, 3) for k, v in bought.items()},
+    }
 
 
 def _digest(*parts: Any) -> str:
@@ -256,31 +295,36 @@ def _train(
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """One attempt of :func:`fit_model` inside its locked run folder."""
     settings, namespace, where = recipe.train, recipe.namespace, f"{recipe.namespace}.train"
-    _reseed(seed)
-    data = prepare_data(recipe, train, validation, seed)
-    factory = _model_factory(recipe, data, normalization_stats, runtime, seed, pretrained)
-    epochs = settings.epochs
+
+    def setup(variant: Recipe):
+        _reseed(seed)
+        data = prepare_data(variant, train, validation, seed)
+        return data, _model_factory(variant, data, normalization_stats, runtime, seed, pretrained)
+
+    epochs, steps, budget = settings.epochs, None, None
     if settings.time_budget_minutes:
-        budget_epochs = folder.recorded_budget_epochs(fingerprint) if resumable else None
-        if budget_epochs is None:
-            budget_epochs = epochs_for_budget(
-                factory, data.train_for, data.validation, data.steps_per_epoch,
-                settings.time_budget_minutes,
-            )  # fmt: skip
-            folder.record_budget_epochs(fingerprint, budget_epochs)
-            _reseed(seed)
+        budget = folder.recorded_budget(fingerprint) if resumable else None
+        if budget is None:
+            budget = _budget_choice(recipe, setup, settings.time_budget_minutes)
+            folder.record_budget(fingerprint, budget)
+        logger.info("%s: %s", namespace, describe(budget))
+        # The chosen network and batch (a budget_plan candidate) is the recipe trained.
+        recipe = candidate_recipe(recipe, budget["candidate"])
+        settings = recipe.train
         # ``epochs`` (when given, e.g. capped by training_run.max_epochs) stays an upper bound.
-        epochs = min(epochs, budget_epochs) if epochs else budget_epochs
+        epochs = min(epochs, budget["epochs"]) if epochs else budget["epochs"]
+        steps = budget["steps"]
+    data, factory = setup(recipe)
     if not epochs:
         raise RecipeError(f"parameter '{where}.epochs' is missing")
-    model = factory(total_steps=data.steps_per_epoch * epochs)
+    model = factory(total_steps=(steps or data.steps_per_epoch) * epochs)
     metrics = TASKS[recipe.task].history_metrics
     columns = ("epoch", *metrics, "learning_rate", "seconds", "cpu_seconds")
     recipe_callbacks = make_callbacks(settings.callbacks, folder.path, where)
     state = resume.TrainingState(
         folder.backup_dir,
         callbacks=recipe_callbacks,
-        fingerprint=f"{fingerprint}-{epochs}",
+        fingerprint=f"{fingerprint}-{epochs}-{steps}",
         history_csv=folder.history_path,
         history_row=history_row_maker(metrics),
         columns=columns,
@@ -303,6 +347,7 @@ def _train(
         data.train_for(iterations=model.optimizer.iterations),
         validation_data=data.validation,
         epochs=epochs,
+        steps_per_epoch=steps,  # None: whole epochs; else the part of one the budget buys
         # The state after the callbacks it saves; loggers after it see only saved epochs.
         callbacks=[
             *recipe_callbacks, state, EpochLogger(epochs, namespace, metrics), *extra_callbacks,
@@ -318,6 +363,12 @@ def _train(
         validation_images=data.validation_images, fallback_seconds=time.perf_counter() - started,
     )  # fmt: skip
     summary["run_folder"] = str(folder.path)
+    if budget is not None:
+        summary["budget"] = {**budget, "description": describe(budget)}
+        if steps is not None:  # a partial epoch: count the images it trained on
+            fraction = steps / data.steps_per_epoch
+            summary["partial_epoch"] = fraction
+            summary["images_per_second"] *= fraction
     if pretrained is not None:
         summary["pretrained_from"] = pretrained.name
         summary["pretrained_layers"] = len(factory.copied_layers)

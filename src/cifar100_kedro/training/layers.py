@@ -20,3 +20,80 @@ class SymmetricRandomShear(keras.layers.RandomShear):
 
     def get_config(self):
         return {**super().get_config(), **self._factors}
+
+
+# ``keras.ops.pad`` modes: "reflect" mirrors without repeating the edge pixel (numpy's and
+# PyTorch's reflect, what Page's and airbench's crops pad with), "symmetric" repeats it,
+# "constant" fills with ``fill_value``.
+CROP_FILL_MODES = ("reflect", "symmetric", "constant")
+
+
+@keras.saving.register_keras_serializable(package="cifar100_kedro")
+class RandomCropTranslate(keras.layers.Layer):
+    """Random translation by up to ``pad`` pixels that XLA can compile (training only).
+
+    Pads each image by ``pad`` pixels on every side, then takes a random window of the
+    original size per image, at integer offsets: the "random crop of the padded image" of the
+    fast-CIFAR recipes (Page, *How to Train Your ResNet*, 2018: 4-pixel reflect padding;
+    Jordan, airbench, arXiv 2404.00498: 2-pixel reflect-padded translate). Keras'
+    ``RandomTranslation`` and ``RandomCrop`` declare ``supports_jit = False`` (they go through
+    ``ImageProjectiveTransformV3``), which makes Keras drop ``jit_compile`` for the whole
+    training step; this layer is built only from pad, ``randint`` and two
+    ``take_along_axis`` gathers, which XLA compiles. At inference it is the identity.
+    """
+
+    def __init__(
+        self,
+        pad: int = 4,
+        fill_mode: str = "reflect",
+        fill_value: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(pad, int) or isinstance(pad, bool) or pad < 1:
+            raise ValueError(f"'pad' must be a positive integer, got {pad!r}")
+        if fill_mode not in CROP_FILL_MODES:
+            raise ValueError(f"'fill_mode' must be one of {CROP_FILL_MODES}, got {fill_mode!r}")
+        self.pad, self.fill_mode, self.fill_value, self.seed = pad, fill_mode, fill_value, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        height, width = input_shape[1], input_shape[2]
+        # Reflection needs a border narrower than the image (a downscaled image included).
+        if self.fill_mode == "reflect" and min(height or 1e9, width or 1e9) <= self.pad:
+            raise ValueError(
+                f"'pad'={self.pad} needs images larger than {self.pad} pixels with "
+                f"fill_mode 'reflect', got {height}×{width}"
+            )
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        ops, pad = keras.ops, self.pad
+        height, width = inputs.shape[1], inputs.shape[2]
+        padded = ops.pad(
+            inputs,
+            [[0, 0], [pad, pad], [pad, pad], [0, 0]],
+            mode=self.fill_mode,
+            constant_values=self.fill_value if self.fill_mode == "constant" else None,
+        )
+        offsets = keras.random.randint(
+            (ops.shape(inputs)[0], 2), 0, 2 * pad + 1, dtype="int32", seed=self.seed_generator
+        )
+        rows = offsets[:, :1] + ops.arange(height, dtype="int32")[None, :]  # (batch, height)
+        cols = offsets[:, 1:] + ops.arange(width, dtype="int32")[None, :]  # (batch, width)
+        cropped = ops.take_along_axis(padded, rows[:, :, None, None], axis=1)
+        return ops.take_along_axis(cropped, cols[:, None, :, None], axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pad": self.pad,
+            "fill_mode": self.fill_mode,
+            "fill_value": self.fill_value,
+            "seed": self.seed,
+        }

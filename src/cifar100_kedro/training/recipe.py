@@ -38,6 +38,8 @@ AUGMENTATIONS = {
     "random_rotation": "RandomRotation",
     "random_shear": "SymmetricRandomShear",  # training/layers.py: Keras' own cannot be reloaded
     "random_crop": "RandomCrop",
+    # training/layers.py: pad + per-image integer crop, compiles under XLA (jit_compile)
+    "random_crop_translate": "RandomCropTranslate",
     "random_contrast": "RandomContrast",
     "random_brightness": "RandomBrightness",
 }
@@ -45,8 +47,11 @@ AUGMENTATIONS = {
 TRAIN_KEYS = (
     "label_mode", "epochs", "time_budget_minutes", "batch_size", "normalization", "optimizer",
     "schedule", "loss", "label_smoothing", "augmentation", "augmentation_placement",
-    "steps_per_execution", "callbacks", "seed", "num_classes", "tta", "verbose",
+    "steps_per_execution", "callbacks", "seed", "num_classes", "tta", "verbose", "budget_plan",
 )  # fmt: skip
+# ``train.budget_plan`` keys, and the learning-rate rules when a candidate changes the batch.
+BUDGET_PLAN_KEYS = ("min_epochs", "candidates", "lr_scaling", "reference_batch")
+LR_SCALINGS = ("linear", "sqrt", "none")
 # Keys that only mean something for labels; a reconstruction recipe must not set them.
 CLASSIFICATION_KEYS = ("loss", "label_smoothing", "label_mode", "num_classes", "tta")
 
@@ -76,6 +81,7 @@ class TrainSettings:
     num_classes: int | None = None
     tta: bool = False
     verbose: int = 2
+    budget_plan: dict[str, Any] | None = None
 
     @property
     def one_hot(self) -> bool:
@@ -208,6 +214,7 @@ def parse_train(
         _fail(where, "seed", f"must be an integer or null, got {seed!r}")
     if num_classes is not None and not _positive_int(num_classes):
         _fail(where, "num_classes", f"must be a positive integer or null, got {num_classes!r}")
+    plan = _parse_budget_plan(train.get("budget_plan"), where, train["batch_size"])
     return TrainSettings(
         epochs=epochs,
         batch_size=train["batch_size"],
@@ -228,7 +235,49 @@ def parse_train(
         num_classes=num_classes,
         tta=bool(train.get("tta", False)),
         verbose=int(train.get("verbose", 2)),
+        budget_plan=plan,
     )
+
+
+def _parse_budget_plan(plan: Any, where: str, batch_size: int) -> dict[str, Any] | None:
+    """Check ``train.budget_plan``: which network and batch a ``time_budget_minutes`` run
+    trains (``training/budget.py``). Candidate model keys are checked in :func:`parse_recipe`
+    against the builder."""
+    if plan is None:
+        return None
+    key = "budget_plan"
+    if not isinstance(plan, Mapping):
+        _fail(where, key, "must be a mapping with 'candidates' (and 'min_epochs', 'lr_scaling')")
+    unknown = sorted(set(plan) - set(BUDGET_PLAN_KEYS))
+    if unknown:
+        _fail(where, f"{key}.{unknown[0]}", f"unknown key; known: {', '.join(BUDGET_PLAN_KEYS)}")
+    min_epochs = plan.get("min_epochs", 1)
+    if not isinstance(min_epochs, (int, float)) or isinstance(min_epochs, bool) or min_epochs <= 0:
+        _fail(where, f"{key}.min_epochs", f"must be a positive number, got {min_epochs!r}")
+    scaling = plan.get("lr_scaling", LR_SCALINGS[0])
+    if scaling not in LR_SCALINGS:
+        _fail(where, f"{key}.lr_scaling", f"must be one of {LR_SCALINGS}, got {scaling!r}")
+    reference = plan.get("reference_batch", batch_size)
+    if not _positive_int(reference):
+        _fail(where, f"{key}.reference_batch", f"must be a positive integer, got {reference!r}")
+    candidates = plan.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        _fail(where, f"{key}.candidates", "must be a non-empty list of mappings, widest first")
+    for index, candidate in enumerate(candidates):
+        if not isinstance(candidate, Mapping):
+            _fail(where, f"{key}.candidates[{index}]", f"must be a mapping, got {candidate!r}")
+        if "batch_size" in candidate and not _positive_int(candidate["batch_size"]):
+            _fail(
+                where,
+                f"{key}.candidates[{index}].batch_size",
+                f"must be a positive integer, got {candidate['batch_size']!r}",
+            )
+    return {
+        "min_epochs": float(min_epochs),
+        "candidates": [dict(c) for c in candidates],
+        "lr_scaling": scaling,
+        "reference_batch": int(reference),
+    }
 
 
 def parse_model(model: Mapping[str, Any], where: str = "model") -> tuple[str, dict[str, Any]]:
@@ -270,6 +319,12 @@ def parse_recipe(
     settings = parse_train(
         train, f"{namespace}.train", (run_settings or {}).get("max_epochs"), task
     )
+    for index, candidate in enumerate((settings.budget_plan or {}).get("candidates", [])):
+        # A candidate's other keys are the builder's hyperparameters: check them the same way.
+        overrides = {k: v for k, v in candidate.items() if k != "batch_size"}
+        parse_model(
+            {**model, **overrides}, f"{namespace}.train.budget_plan.candidates[{index}]"
+        )
     return Recipe(namespace, builder, hyper, settings, task)
 
 

@@ -7,8 +7,9 @@
   written atomically, with the fingerprint of the recipe and data it belongs to;
 - ``history.csv``: the finished epochs, rewritten atomically from that state;
 - ``best.weights.h5``: the recipe's ``model_checkpoint``, when it has one;
-- ``budget.json``: the epochs a ``time_budget_minutes`` recipe measured, so a resumed run
-  trains the same number of epochs instead of measuring again.
+- ``budget.json``: what a ``time_budget_minutes`` recipe measured and chose (network
+  candidate, epochs or partial-epoch steps), so a resumed run trains the same instead of
+  measuring again.
 
 Beside it, ``<namespace>.lock`` is held while the folder is in use.
 
@@ -90,16 +91,16 @@ class RunFolder:
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def recorded_budget_epochs(self, fingerprint: str) -> int | None:
-        """The epochs a budget recipe measured for ``fingerprint`` (None: not yet)."""
+    def recorded_budget(self, fingerprint: str) -> dict | None:
+        """What a budget recipe measured and chose for ``fingerprint`` (None: not yet)."""
         try:
             record = json.loads((self.path / "budget.json").read_text())
         except (OSError, ValueError):
             return None
-        return int(record["epochs"]) if record.get("fingerprint") == fingerprint else None
+        return record.get("choice") if record.get("fingerprint") == fingerprint else None
 
-    def record_budget_epochs(self, fingerprint: str, epochs: int) -> None:
-        """Keep the measured epochs (written atomically) for a resumed run."""
+    def record_budget(self, fingerprint: str, choice: dict) -> None:
+        """Keep the budget's choice (written atomically) for a resumed run."""
         temporary = self.path / "budget.json.tmp"
-        temporary.write_text(json.dumps({"fingerprint": fingerprint, "epochs": int(epochs)}))
+        temporary.write_text(json.dumps({"fingerprint": fingerprint, "choice": choice}))
         os.replace(temporary, self.path / "budget.json")

@@ -19,7 +19,7 @@ monitor                the metric ``best_epoch`` refers to (early stopping's, el
 resumed                whether this run continued an interrupted one
 training_seconds       sum of the epochs' wall times, including those before a resume
 training_cpu_seconds   sum of the epochs' process CPU times (all threads), likewise
-images_per_second      training images × epochs / training_seconds
+images_per_second      training images × epochs (× partial_epoch) / training_seconds
 train_images           images the model was fitted on
 validation_images      images watched after every epoch
 batch_size             images per step
@@ -33,6 +33,11 @@ protocol               ``holdout`` (training split, validation split watched, te
                        or ``paper`` (the paper's own: ``architectures.PROTOCOLS``)
 pretrained_from        (when started from a pre-trained model) that model's name
 pretrained_layers      (idem) how many layers' weights were copied
+budget                 (with ``time_budget_minutes``) what the budget bought: ``candidate``
+                       (``budget_plan`` index or null), ``epochs``, ``steps`` (null: whole
+                       epochs), seconds per step and per epoch, ``epochs_bought`` per
+                       candidate measured, ``description`` (the log line)
+partial_epoch          (when the budget is shorter than one epoch) the fraction trained
 ====================== =====================================================================
 
 Pipelines may add keys of their own (the autoencoder's pre-training source, the fish

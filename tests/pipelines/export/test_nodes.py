@@ -85,12 +85,44 @@ def test_a_failed_conversion_is_a_row_that_says_why(tmp_path, monkeypatch):
     assert "ImageProjectiveTransformV3" in table["note"].iloc[3]
 
 
+def test_a_missing_converter_package_names_the_extra(monkeypatch):
+    def without_tf2onnx(*args):
+        raise ModuleNotFoundError("No module named 'tf2onnx'", name="tf2onnx")
+
+    monkeypatch.setattr(n.converters, "to_onnx", without_tf2onnx)
+    _, onnx, _ = n.export_model(tiny_classifier(), {**EXPORT, "formats": ["onnx"]}, "toy")
+    assert onnx.artifact is None
+    assert onnx.reason == 'tf2onnx is not installed: pip install -e ".[export]"'
+
+
 def test_failed_save_replaces_a_stale_artifact_with_the_reason(tmp_path):
     dataset = ExportedModelDataset(str(tmp_path / "model.onnx"), "onnx")
     dataset.save(ExportResult("onnx", artifact=b"old model"))
     dataset.save(ExportResult("onnx", reason="tf2onnx: unsupported ops: X"))
     assert not (tmp_path / "model.onnx").exists()
     assert dataset.load().reason == "tf2onnx: unsupported ops: X"
+
+
+def test_exporting_some_architectures_or_formats_keeps_the_others_exports(tmp_path):
+    datasets = _datasets(tmp_path)
+    datasets["onnx"].save(ExportResult("onnx", artifact=b"earlier model"))
+    datasets["tflite"].save(ExportResult("tflite", reason="earlier failure"))
+    for result in n.export_model(tiny_classifier(), {**EXPORT, "architectures": ["other"]}, "toy"):
+        assert result.skipped and result.reason == "not in export.architectures"
+        datasets[result.format].save(result)
+    assert (tmp_path / MODEL_FILES["onnx"]).read_bytes() == b"earlier model"
+    assert datasets["tflite"].load().reason == "earlier failure"
+    assert datasets["saved_model"].load().reason == "never exported"
+    model = tiny_classifier()
+    for result in n.export_model(model, {**EXPORT, "formats": ["tflite"]}, "toy"):
+        datasets[result.format].save(result)
+    assert (tmp_path / MODEL_FILES["onnx"]).read_bytes() == b"earlier model"
+    loaded = [datasets[fmt].load() for fmt in ("saved_model", "onnx", "tflite")]
+    table = n.evaluate_exports(
+        model, *loaded, {"images": random_images(4)}, {**EXPORT, "formats": ["tflite"]}, "toy"
+    )
+    assert table["status"].tolist() == ["reference", "not exported", "not exported", "ok"]
+    assert table["note"].iloc[2] == "not in export.formats"
 
 
 def test_untrained_architecture_has_no_rows_and_the_table_lists_it():

@@ -91,6 +91,8 @@ def to_tflite(frozen: Any, select_tf_ops: bool = False) -> bytes:
 
 def failure_reason(exc: BaseException) -> str:
     """One line saying why a conversion failed (unsupported ops named where the converter says)."""
+    if isinstance(exc, ModuleNotFoundError):
+        return f"{exc.name} is not installed: pip install -e \".[export]\""
     text = str(exc)
     ops = sorted(set(re.findall(r"(?:'tf\.|Op type not registered |op \[?)(\w+)", text)))
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)

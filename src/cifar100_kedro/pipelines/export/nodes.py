@@ -55,13 +55,15 @@ def export_model(
         namespace: the architecture (bound in the pipeline).
 
     Returns:
-        One :class:`ExportResult` per format (saved_model, onnx, tflite); a format that was not
-        asked for or failed has no artifact and says why.
+        One :class:`ExportResult` per format (saved_model, onnx, tflite); a format that failed
+        has no artifact and says why; one not tried (architecture not trained or not in
+        ``export.architectures``, format not in ``export.formats``) is ``skipped``, which
+        leaves an earlier export of it in place.
     """
     skip = "not trained" if model is None else _wanted(namespace, export)
     formats = export.get("formats") or EXPORT_FORMATS
     if skip:
-        return tuple(ExportResult(f, reason=skip) for f in EXPORT_FORMATS)  # type: ignore
+        return tuple(ExportResult(f, reason=skip, skipped=True) for f in EXPORT_FORMATS)  # type: ignore
     logger.info("%s: exporting to %s", namespace, ", ".join(formats))
     results = {
         "saved_model": _convert("saved_model", converters.saved_model_archive, model),
@@ -79,7 +81,7 @@ def export_model(
                 results[fmt].seconds += frozen.seconds
     for fmt in EXPORT_FORMATS:
         if fmt not in formats:
-            results[fmt] = ExportResult(fmt, reason="not in export.formats")
+            results[fmt] = ExportResult(fmt, reason="not in export.formats", skipped=True)
         elif results[fmt].artifact is None:
             logger.warning("%s: %s export failed: %s", namespace, fmt, results[fmt].reason)
     return results["saved_model"], results["onnx"], results["tflite"]
@@ -143,8 +145,12 @@ def evaluate_exports(
     reference = KerasPredictor(model, namespace)
     expected = _predict_all(reference, images, batch_size)
     rows = [{"format": "keras", "status": "reference", **_speed(reference, images, speed)}]
+    formats = export.get("formats") or EXPORT_FORMATS
     for result in (saved_model, onnx_model, tflite_model):
         row: dict[str, Any] = {"format": result.format}
+        if result.format not in formats:  # an earlier run's file may be there: not this model's
+            rows.append({**row, "status": "not exported", "note": "not in export.formats"})
+            continue
         if not result.ok:
             rows.append({**row, "status": "not exported", "note": result.reason})
             continue

@@ -1,0 +1,225 @@
+"""Test accuracy per training budget (wall minutes), every architecture, through the engine.
+
+The successor of ``budget_accuracy.py`` for the question "which model should I pick for N
+minutes?": each architecture trains with its conf recipe and ``time_budget_minutes = N``
+through ``training.engine.fit_model`` — exactly what ``kedro run --params
+"<ns>.train.time_budget_minutes=N"`` does (the timed warm-up, a ``budget_plan`` choosing the
+network and batch where the recipe has one, a partial epoch when N buys less than one) — and is
+scored on the test split (flip TTA where the recipe says ``tta: true``). Budgets run in the
+outer loop and architectures in the inner one, so a slow spell of a shared machine hits
+every architecture of a budget alike.
+
+Data: the synthetic source (``--train-per-class``, ``--test-per-class``), or any CIFAR-100
+format archive (``--archive PATH``: its train set is split 80/20 into train/validation as
+``data_processing`` does, its test set is the test split; ``--max-train`` subsamples the
+training part, stratified, for quick looks).
+
+Per (budget, architecture) it prints: test accuracy, the wall seconds of the whole call (with
+the warm-up) and of training alone, process CPU seconds of training, epochs (or the part of
+one) and the budget plan's choice; then, per budget, which architecture won and by how much
+``--reference`` (default ``resnet9_fast``) trails or leads. ``--plot`` writes a PNG: test
+accuracy against budget, and validation accuracy against training wall time for each run.
+
+    python benchmarks/budget_curves.py [--budgets 1,5,15,60] [--architectures a,b,c]
+        [--archive PATH [--max-train N]] [--train-per-class N] [--test-per-class M]
+        [--plot PATH] [--set NS.train.KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    Timer,
+    architecture_recipes,
+    format_table,
+    hardware_line,
+    log,
+    normalization_stats,
+    synthetic_split,
+)
+
+REFERENCE = "resnet9_fast"
+DEFAULT_ARCHITECTURES = "chavez_m1,chavez_m2,resnet9_fast"
+
+
+def archive_splits(path: str, max_train: int | None, seed: int = 42):
+    """``(train, validation, test)`` arrays of a CIFAR-100-format archive (80/20 split)."""
+    from cifar100_kedro.data.cifar_format import read_archive
+    from cifar100_kedro.data.splits import split_train_validation
+    from cifar100_kedro.pipelines.data_processing.nodes import extract_arrays, validate_archive
+
+    archive = validate_archive({**read_archive(path), "path": str(path)})
+    train_all, test, _ = extract_arrays(archive)
+    split = {"validation_fraction": 0.2, "seed": seed}
+    train, validation = split_train_validation(train_all, split)
+    if max_train and max_train < len(train["fine"]):
+        train, _ = split_train_validation(
+            train, {"validation_fraction": 1 - max_train / len(train["fine"]), "seed": seed}
+        )
+    return train, validation, test
+
+
+def synthetic_splits(train_per_class: int, test_per_class: int):
+    """``(train, validation, test)`` from the project's synthetic generator (three seeds)."""
+    return (
+        synthetic_split(train_per_class, seed=0),
+        synthetic_split(test_per_class, seed=1),
+        synthetic_split(test_per_class, seed=2),
+    )
+
+
+def test_accuracy(model, test: dict[str, np.ndarray], label_mode: str, tta: bool) -> float:
+    """Top-1 accuracy on the test split (flip TTA when the recipe asks for it)."""
+    from cifar100_kedro.training.tta import predict_with_flip_tta
+
+    images = test["images"]
+    probabilities = (
+        predict_with_flip_tta(model, images) if tta else model.predict(images, verbose=0)
+    )
+    return float((np.argmax(probabilities, axis=1) == test[label_mode]).mean())
+
+
+def run_one(name: str, recipe: dict[str, Any], minutes: float, splits, stats) -> dict[str, Any]:
+    """Train ``name`` for ``minutes`` through the engine and score it."""
+    import keras
+
+    from cifar100_kedro.training.engine import fit_model
+
+    train, validation, test = splits
+    keras.backend.clear_session()
+    train_params = {**recipe["train"], "time_budget_minutes": minutes, "verbose": 0}
+    with tempfile.TemporaryDirectory() as work, Timer() as whole:
+        model, history, summary = fit_model(
+            train, validation, stats, recipe["model"], train_params,
+            architecture=name, work_dir=Path(work) / name,
+        )  # fmt: skip
+    label_mode = train_params.get("label_mode", "fine")
+    accuracy = test_accuracy(model, test, label_mode, bool(train_params.get("tta")))
+    budget = summary.get("budget", {})
+    return {
+        "budget_min": minutes,
+        "architecture": name,
+        "test_accuracy": accuracy,
+        "wall_s": whole.wall,
+        "train_wall_s": summary["training_seconds"],
+        "train_cpu_s": summary.get("training_cpu_seconds") or float("nan"),
+        "epochs": summary["epochs_run"] * summary.get("partial_epoch", 1.0),
+        "batch": summary["batch_size"],
+        "params": summary["trainable_params"],
+        "candidate": budget.get("candidate"),
+        "curve": list(
+            zip(history["seconds"].cumsum().tolist(), history["val_accuracy"].tolist(), strict=True)
+        ),
+    }
+
+
+def winners(rows: list[dict[str, Any]], reference: str) -> list[str]:
+    """Per budget: the best architecture, and the reference's gap to it."""
+    lines = []
+    for minutes in sorted({r["budget_min"] for r in rows}):
+        these = [r for r in rows if r["budget_min"] == minutes]
+        best = max(these, key=lambda r: r["test_accuracy"])
+        ref = next((r for r in these if r["architecture"] == reference), None)
+        gap = (
+            ""
+            if ref is None
+            else f"; {reference} {100 * (ref['test_accuracy'] - best['test_accuracy']):+.1f} "
+            "points vs the best"
+        )
+        verdict = "" if ref is None else f" ({reference} {'wins' if ref is best else 'loses'})"
+        lines.append(
+            f"{minutes:g} min: best {best['architecture']} {100 * best['test_accuracy']:.1f} %"
+            f"{gap}{verdict}"
+        )
+    return lines
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Two panels: test accuracy vs budget; validation accuracy vs training wall seconds."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(12, 5))
+    left, right = figure.subplots(1, 2)
+    for name in dict.fromkeys(r["architecture"] for r in rows):
+        mine = sorted((r for r in rows if r["architecture"] == name), key=lambda r: r["budget_min"])
+        left.plot(
+            [r["budget_min"] for r in mine], [100 * r["test_accuracy"] for r in mine], "o-",
+            label=name,
+        )  # fmt: skip
+        for index, r in enumerate(mine):
+            if r["curve"]:
+                seconds, accuracy = zip(*r["curve"], strict=True)
+                right.plot(
+                    seconds, [100 * a for a in accuracy], ".-", alpha=0.8,
+                    color=left.lines[-1].get_color(), label=name if index == 0 else None,
+                )  # fmt: skip
+    left.set(xlabel="budget (wall minutes)", ylabel="test accuracy (%)", xscale="log")
+    right.set(xlabel="training wall seconds", ylabel="validation accuracy (%)", xscale="log")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", default="1,5,15,60", help="wall minutes, comma-separated")
+    parser.add_argument("--architectures", default=DEFAULT_ARCHITECTURES)
+    parser.add_argument("--archive", help="a CIFAR-100-format .tar.gz (default: synthetic)")
+    parser.add_argument("--max-train", type=int, default=0, help="archive: subsample train")
+    parser.add_argument("--train-per-class", type=int, default=40)
+    parser.add_argument("--test-per-class", type=int, default=10)
+    parser.add_argument("--reference", default=REFERENCE)
+    parser.add_argument("--plot", type=Path, help="write the curves as a PNG here")
+    parser.add_argument("--set", action="append", default=[], metavar="NS.train.KEY=VALUE")
+    args = parser.parse_args(argv)
+    budgets = [float(b) for b in args.budgets.split(",")]
+    if not budgets or min(budgets) <= 0:
+        parser.error("--budgets must be positive minutes")
+    recipes = architecture_recipes(args.architectures.split(","), overrides=args.set)
+    splits = (
+        archive_splits(args.archive, args.max_train or None)
+        if args.archive
+        else synthetic_splits(args.train_per_class, args.test_per_class)
+    )
+    stats = normalization_stats(splits[0])
+    source = args.archive or f"synthetic ({args.train_per_class}/class train)"
+    header = hardware_line()
+    log(f"{header}\ndata: {source}, {len(splits[0]['fine'])} train images")
+    rows = []
+    started = time.perf_counter()
+    for minutes in budgets:
+        for name, recipe in recipes.items():
+            log(f"[{time.perf_counter() - started:.0f}s] {name}: {minutes:g} min budget")
+            rows.append(run_one(name, recipe, minutes, splits, stats))
+            log(f"  → {100 * rows[-1]['test_accuracy']:.1f} % in {rows[-1]['wall_s']:.0f}s")
+    print(header)
+    print(f"command: python benchmarks/budget_curves.py {' '.join(argv or sys.argv[1:])}")
+    print(f"data: {source}; {len(splits[0]['fine'])} train / {len(splits[1]['fine'])} "
+          f"validation / {len(splits[2]['fine'])} test images")  # fmt: skip
+    headers = [
+        "budget_min", "architecture", "test_accuracy", "wall_s", "train_wall_s", "train_cpu_s",
+        "epochs", "batch", "params", "candidate",
+    ]  # fmt: skip
+    print(format_table(headers, [[row[h] for h in headers] for row in rows]))
+    print("\n".join(winners(rows, args.reference)))
+    if args.plot:
+        plot(rows, args.plot, f"{header}\ndata: {source}")
+        print(f"plot: {args.plot}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""What a time budget buys (training/budget.py): epochs, a partial epoch, network and batch."""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import numpy as np
+import pytest
+
+from cifar100_kedro.training import budget
+from cifar100_kedro.training.engine import fit_model
+from cifar100_kedro.training.recipe import RecipeError, parse_recipe
+
+MODEL = {"builder": "resnet9_fast", "width": 4}
+TRAIN = {
+    "epochs": None, "batch_size": 8, "verbose": 0, "normalization": "rescale",
+    "optimizer": {"name": "sgd", "learning_rate": 0.4, "momentum": 0.9},
+    "schedule": {"name": "one_cycle", "warmup_fraction": 0.2},
+    "augmentation": [{"name": "random_crop_translate", "pad": 2}],
+}  # fmt: skip
+PLAN = {
+    "min_epochs": 4,
+    "lr_scaling": "linear",
+    "reference_batch": 8,
+    "candidates": [{"width": 8, "batch_size": 16}, {"width": 4, "depth": 1, "batch_size": 4}],
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    keras.backend.clear_session()
+    yield
+    keras.backend.clear_session()
+
+
+def test_whole_epochs_when_the_budget_fits_them():
+    # 10 steps of 1 s + 5 s validation = 15 s per epoch; 1 minute buys 4 epochs.
+    assert budget.plan_epochs(1.0, 5.0, 10, 1.0) == (4, None)
+    # The real run's own compile/trace (measured by the warm-up) comes out of the budget.
+    assert budget.plan_epochs(1.0, 5.0, 10, 1.0, startup=15.0) == (3, None)
+
+
+def test_a_budget_shorter_than_an_epoch_buys_the_steps_that_fit_never_zero():
+    assert budget.plan_epochs(1.0, 5.0, 100, 0.5) == (1, 25)  # 30 s - 5 s validation = 25 steps
+    assert budget.plan_epochs(1.0, 5.0, 100, 1e-6) == (1, 1)
+
+
+def test_learning_rate_rules():
+    assert budget.scaled_learning_rate(0.4, 128, 512, "linear") == pytest.approx(0.1)
+    assert budget.scaled_learning_rate(0.4, 128, 512, "sqrt") == pytest.approx(0.2)
+    assert budget.scaled_learning_rate(0.4, 128, 512, "none") == 0.4
+
+
+def test_the_widest_candidate_that_buys_enough_epochs_is_chosen():
+    assert budget.choose_candidate({2: 30.0, 1: 9.0, 0: 2.0}, min_epochs=8) == 1
+    assert budget.choose_candidate({1: 3.0}, min_epochs=8) == 1  # none does: the narrowest
+    assert budget.choose_candidate({1: 30.0, 0: 12.0}, min_epochs=8) == 0
+
+
+def test_a_candidate_sets_width_batch_and_the_scaled_learning_rate():
+    recipe = parse_recipe("r", MODEL, {**TRAIN, "time_budget_minutes": 1, "budget_plan": PLAN})
+    wide = budget.candidate_recipe(recipe, 0)
+    assert wide.hyperparameters["width"] == 8 and wide.train.batch_size == 16
+    assert wide.train.optimizer["learning_rate"] == pytest.approx(0.8)
+    assert budget.candidate_recipe(recipe, None) is recipe
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ({**PLAN, "min_epoch": 3}, r"'r.train.budget_plan.min_epoch': unknown key"),
+        ({**PLAN, "lr_scaling": "cubic"}, r"'r.train.budget_plan.lr_scaling'"),
+        ({**PLAN, "candidates": []}, r"'r.train.budget_plan.candidates'"),
+        ({**PLAN, "candidates": [{"batch_size": 0}]}, r"candidates\[0\].batch_size"),
+        ({**PLAN, "candidates": [{"widht": 8}]}, r"candidates\[0\].widht': builder"),
+    ],
+)
+def test_a_bad_plan_names_the_key_before_training(plan, message):
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe("r", MODEL, {**TRAIN, "time_budget_minutes": 1, "budget_plan": plan})
+
+
+def _split(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 4
+    return {
+        "images": rng.integers(0, 256, (n, 16, 16, 3)).astype(np.uint8),
+        "fine": labels,
+        "coarse": labels % 2,
+    }
+
+
+def test_a_tiny_budget_trains_part_of_one_epoch_and_says_so(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="cifar100_kedro.training.engine"):
+        model, history, summary = fit_model(
+            _split(40, 0), _split(8, 1), None, MODEL, {**TRAIN, "time_budget_minutes": 1e-6},
+            architecture="tiny_budget", work_dir=tmp_path,
+        )  # fmt: skip
+    assert len(history) == 1
+    assert summary["budget"]["steps"] == 1 and summary["budget"]["steps_per_epoch"] == 5
+    assert summary["partial_epoch"] == pytest.approx(0.2)
+    assert "partial epoch: 1 of 5 steps" in summary["budget"]["description"]
+    assert "partial epoch" in caplog.text
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 1
+
+
+# Probed narrowest first: a tiny min_epochs measures both and takes the wide one; a huge one
+# stops after the narrow one falls short (and trains it).
+@pytest.mark.parametrize(("min_epochs", "chosen", "probes"), [(1e-9, 0, 2), (1e9, 1, 1)])
+def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
+    tmp_path, min_epochs, chosen, probes
+):
+    plan = {**PLAN, "min_epochs": min_epochs}
+    train = {**TRAIN, "time_budget_minutes": 0.2, "epochs": 1, "budget_plan": plan}
+    model, _, summary = fit_model(
+        _split(32, 0), _split(8, 1), None, MODEL, train, architecture="plan", work_dir=tmp_path
+    )
+    expected = PLAN["candidates"][chosen]
+    assert summary["budget"]["candidate"] == chosen
+    assert len(summary["budget"]["epochs_bought"]) == probes
+    assert summary["batch_size"] == expected["batch_size"]
+    prep = model.get_layer("resnet9_fast").get_layer("prep_conv")
+    assert prep.filters == expected["width"]
