@@ -263,3 +263,28 @@ def configure_device(settings: Mapping[str, Any] | None) -> DeviceRuntime:
     applied = runtime(settings)
     keras.utils.set_random_seed(applied.seed)
     return applied
+
+
+
+def is_multi_worker(applied: DeviceRuntime) -> bool:
+    """True when the strategy spans several worker processes (a ``TF_CONFIG`` cluster)."""
+    return isinstance(applied.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def check_trainable(applied: DeviceRuntime) -> None:
+    """Refuse, before any training or write, a strategy Keras cannot train with.
+
+    Keras 3's ``model.fit`` fails under ``MultiWorkerMirroredStrategy``
+    (keras-team/keras#20585, open): its TensorFlow trainer averages the distributed input
+    batch and each step's metrics across workers in ways the collective ops reject. Checked
+    with Keras 3.15 / TensorFlow 2.21 and two workers on 127.0.0.1
+    (``tests/training/test_multi_worker.py``).
+    """
+    if is_multi_worker(applied):
+        raise ValueError(
+            "parameter 'device.strategy' is 'multi_worker_mirrored', which Keras "
+            f"{keras.__version__} cannot train with: model.fit fails under "
+            "MultiWorkerMirroredStrategy (keras-team/keras#20585). Use 'mirrored' for the GPUs "
+            "of one machine, and the Dask runner to train several models on several machines "
+            "(docs/scaling.md)"
+        )

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
+from keras.src.random import seed_generator as keras_seed_generator
 
 from cifar100_kedro.models.registry import build_model
 from cifar100_kedro.training import device as device_module
@@ -103,6 +106,31 @@ def _model_factory(
 
     factory.copied_layers = copied
     return factory
+
+
+@contextmanager
+def _private_seed_stream(seed: int) -> Iterator[None]:
+    """While a training runs, Keras draws its default seeds from a private ``random.Random``.
+
+    Keras seeds every unseeded layer and initialiser with ``random.randint`` on Python's
+    global generator. Another thread of the process drawing from it between the seeding and
+    the model's construction (a Dask worker's event loop does, a notebook's kernel may)
+    would change the initial weights and dropout masks of a ``device.deterministic`` run.
+    The private generator is seeded as the global one is (:func:`_reseed`), so a process
+    with no such thread trains exactly the model it trained before.
+    """
+    previous = keras_seed_generator.python_random
+    keras_seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        keras_seed_generator.python_random = previous
+
+
+def _reseed(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras' (private) default-seed stream."""
+    keras.utils.set_random_seed(seed)
+    keras_seed_generator.python_random.seed(seed)
 
 
 def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, Any]:
@@ -211,6 +239,7 @@ def fit_model(
     recipe = parse_recipe(architecture, model_params, train_params, run_settings, task)
     settings, where = recipe.train, f"{architecture}.train"
     runtime = device_module.runtime(device_settings)
+    device_module.check_trainable(runtime)
     if pretrained is not None:
         check_pretrained_normalization(pretrained, settings.normalization, where)
     if seed is None:
@@ -233,10 +262,11 @@ def fit_model(
         folder.open(resumable)
         for attempt in (1, 2):
             try:
-                model, history, summary = _train(
-                    recipe, folder, fingerprint, train, validation, normalization_stats,
-                    runtime, seed, resumable, pretrained, extra_callbacks or [],
-                )  # fmt: skip
+                with _private_seed_stream(seed):
+                    model, history, summary = _train(
+                        recipe, folder, fingerprint, train, validation, normalization_stats,
+                        runtime, seed, resumable, pretrained, extra_callbacks or [],
+                    )  # fmt: skip
                 summary = {**summary, "namespace": run_namespace, "architecture": architecture}
                 return model, history, {**summary, "protocol": protocol}
             except BackupError as error:
@@ -267,7 +297,7 @@ def _train(
     settings, namespace, where = recipe.train, recipe.namespace, f"{recipe.namespace}.train"
 
     def setup(variant: Recipe):
-        keras.utils.set_random_seed(seed)
+        _reseed(seed)
         data = prepare_data(variant, train, validation, seed)
         return data, _model_factory(variant, data, normalization_stats, runtime, seed, pretrained)
 
