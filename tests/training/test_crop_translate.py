@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from cifar100_kedro.models import build_model
 from cifar100_kedro.training.assembly import assemble_model, augmentation_layers
+from cifar100_kedro.training.device import runtime
 from cifar100_kedro.training.inputs import dataset_augmenter
 from cifar100_kedro.training.layers import RandomCropTranslate
 from cifar100_kedro.training.recipe import RecipeError
@@ -22,6 +23,9 @@ CROP = {"name": "random_crop_translate", "pad": 4, "fill_mode": "reflect"}
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
+    # The engine's default device settings: float32, op determinism off (an earlier test in
+    # this process may have left a deterministic run's switch on, which turns XLA off).
+    runtime({})
     keras.backend.clear_session()
     yield
     keras.backend.clear_session()

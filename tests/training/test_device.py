@@ -81,3 +81,18 @@ def test_this_machine_trains_in_bfloat16_or_refuses_it_before_training(tmp_path)
         assert np.isfinite(history["loss"]).all()
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_later_run_without_determinism_turns_it_off_and_keeps_xla():
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    device.runtime({"deterministic": True})
+    assert is_op_determinism_enabled()
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile is False  # Keras turns XLA off under op determinism
+    device.runtime({"deterministic": False, "xla": True})
+    assert not is_op_determinism_enabled()
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile is True

@@ -253,9 +253,23 @@ def runtime(settings: Mapping[str, Any] | DeviceSettings | None) -> DeviceRuntim
             ", deterministic" if settings.deterministic else "",
         )  # fmt: skip
     keras.mixed_precision.set_global_policy(cached.precision)
-    if settings.deterministic:
-        tf.config.experimental.enable_op_determinism()
+    _set_op_determinism(settings.deterministic)
     return cached
+
+
+def _set_op_determinism(enabled: bool) -> None:
+    """Op determinism on or off for the whole process, whatever an earlier run asked.
+
+    Off matters too: left on by a deterministic run earlier in the process, it makes Keras
+    turn XLA off for every later model (``model_supports_jit``). TensorFlow exports only the
+    switch on; the switch off lives in ``tensorflow.python.framework.config``.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+    elif tf_config.is_op_determinism_enabled():
+        tf_config.disable_op_determinism()
 
 
 def configure_device(settings: Mapping[str, Any] | None) -> DeviceRuntime:
