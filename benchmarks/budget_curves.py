@@ -164,6 +164,9 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                     color=left.lines[-1].get_color(), label=name if index == 0 else None,
                 )  # fmt: skip
     left.set(xlabel="budget (wall minutes)", ylabel="test accuracy (%)", xscale="log")
+    budgets = sorted({r["budget_min"] for r in rows})
+    left.set_xticks(budgets, [f"{b:g}" for b in budgets])  # the budgets run, not powers of 10
+    left.minorticks_off()
     right.set(xlabel="training wall seconds", ylabel="validation accuracy (%)", xscale="log")
     for axis in (left, right):
         axis.grid(alpha=0.3)
