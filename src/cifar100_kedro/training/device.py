@@ -118,7 +118,7 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
 
 def cpu_has_bf16(flags: Iterable[str]) -> bool:
     """Whether the CPU has bfloat16 instructions (``avx512_bf16`` or ``amx_bf16``)."""
-    return any(flag in set(flags) for flag in BF16_CPU_FLAGS)
+    return not set(BF16_CPU_FLAGS).isdisjoint(flags)
 
 
 def choose_precision(
@@ -277,7 +277,6 @@ def configure_device(settings: Mapping[str, Any] | None) -> DeviceRuntime:
     applied = runtime(settings)
     keras.utils.set_random_seed(applied.seed)
     return applied
-
 
 
 def is_multi_worker(applied: DeviceRuntime) -> bool:
