@@ -92,8 +92,9 @@ def assemble_model(
     name: str | None = None,
     input_dtype: str = "uint8",
     float32_outputs: bool = False,
+    progressive_resize: bool = False,
 ) -> keras.Model:
-    """``uint8 image → preprocessing → augmentation → body`` as one saveable model.
+    """``uint8 image → preprocessing → augmentation → [resize] → body`` as one saveable model.
 
     ``input_dtype`` is ``uint8`` for images; ``float32`` lets a body train on precomputed
     float inputs (e.g. cached backbone features, with ``normalization: none``).
@@ -107,6 +108,8 @@ def assemble_model(
     augment = augmentation_layers(augmentation, seed)
     if augment:
         x = keras.Sequential(augment, name="augmentation")(x)
+    if progressive_resize:
+        x = project_layers.ProgressiveResize(name="progressive_resize")(x)
     outputs = body(x)
     if float32_outputs:
         outputs = keras.layers.Activation("linear", dtype="float32", name="probabilities")(outputs)

@@ -34,16 +34,47 @@ from cifar100_kedro.training.recipe import Recipe
 logger = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """What the warm-up measured for one candidate (seconds)."""
+
+    per_step: float  # a training step at full size
+    per_eval: float  # one validation pass
+    startup: float  # compiling and tracing, which the real run pays again
+    per_step_at: dict[int, float] = dataclasses.field(default_factory=dict)  # resized steps
+
+    def step_seconds(self, size: int) -> float:
+        """A training step at ``size`` pixels (0: full size)."""
+        return self.per_step_at.get(size, self.per_step) if size else self.per_step
+
+
+def _timed_steps(probe: keras.Model, train_ds: tf.data.Dataset, steps: int) -> float:
+    """Seconds per step of ``steps`` training steps, timed between batch ends."""
+    started = time.perf_counter()
+    batch_ends: list[tuple[int, float]] = []
+    mark = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: batch_ends.append((batch, time.perf_counter()))
+    )
+    probe.fit(train_ds.take(steps), epochs=1, verbose=0, callbacks=[mark])
+    if len(batch_ends) >= 2:
+        (first_batch, first_time), (last_batch, last_time) = batch_ends[0], batch_ends[-1]
+        return (last_time - first_time) / max(1, min(last_batch, steps - 1) - first_batch)
+    return (time.perf_counter() - started) / steps  # one call covered every step
+
+
 def measure_seconds(
     model_factory: Callable[..., keras.Model],
     train_for: Callable[..., tf.data.Dataset],
     val_ds: tf.data.Dataset,
     steps_per_epoch: int,
-) -> tuple[float, float]:
-    """``(seconds per training step, per validation pass, of start-up)`` of a throw-away model
-    (start-up: compiling and tracing the training and test steps, which a real run pays once).
+    sizes: tuple[int, ...] = (),
+) -> Timing:
+    """Time a throw-away model: a training step (at full size, and at each of ``sizes`` when
+    the model has a ``progressive_resize`` layer), a validation pass, and the start-up
+    (compiling and tracing the training and test steps, which a real run pays once).
 
-    ``train_for(iterations=...)`` gives the training batches (``TaskData.train_for``).
+    ``train_for(iterations=...)`` gives the training batches (``TaskData.train_for``). The
+    validation pass is timed on at most 5 batches and scaled to all of them.
     """
     probe = model_factory(total_steps=steps_per_epoch)
     train_ds = train_for(iterations=probe.optimizer.iterations)
@@ -55,28 +86,24 @@ def measure_seconds(
     first_call = time.perf_counter() - started
     # Time from the end of the first call: it also pays for starting the input iterator
     # (filling the shuffle buffer), which a real epoch pays once, not per step.
-    batch_ends: list[tuple[int, float]] = []
-    mark = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: batch_ends.append((batch, time.perf_counter()))
-    )
-    started = time.perf_counter()
-    probe.fit(train_ds.take(warm_steps), epochs=1, verbose=0, callbacks=[mark])
-    if len(batch_ends) >= 2:
-        (first_batch, first_time), (last_batch, last_time) = batch_ends[0], batch_ends[-1]
-        per_step = (last_time - first_time) / max(1, min(last_batch, warm_steps - 1) - first_batch)
-    else:  # one call covered every warm-up step
-        per_step = (time.perf_counter() - started) / warm_steps
+    per_step = _timed_steps(probe, train_ds, warm_steps)
+    per_step_at = {}
+    for size in sizes:
+        probe.get_layer("progressive_resize").size.assign(size)
+        per_step_at[size] = _timed_steps(probe, train_ds, warm_steps)
     started = time.perf_counter()
     probe.evaluate(val_ds.take(1), verbose=0)  # compile the test step outside the timing
     eval_compile = time.perf_counter() - started
+    batches = int(val_ds.cardinality())
+    timed = min(batches, 5) if batches > 0 else None
     started = time.perf_counter()
-    probe.evaluate(val_ds, verbose=0)
-    per_eval = time.perf_counter() - started
+    probe.evaluate(val_ds.take(timed) if timed else val_ds, verbose=0)
+    per_eval = (time.perf_counter() - started) * (batches / timed if timed else 1.0)
     del probe
     # The real run compiles and traces its own model again: that start-up comes out of the
     # budget (without it, runs overran their budget by 17-19 % on the 2-core CPU).
     startup = max(0.0, first_call - 2 * per_call * per_step) + eval_compile
-    return per_step, per_eval, startup
+    return Timing(per_step, per_eval, startup, per_step_at)
 
 
 def plan_epochs(
@@ -85,19 +112,37 @@ def plan_epochs(
     steps_per_epoch: int,
     budget_minutes: float,
     startup: float = 0.0,
+    step_seconds: Callable[[int, int], float] | None = None,
+    max_epochs: int | None = None,
 ) -> tuple[int, int | None]:
     """``(epochs, steps)`` that fit ``budget_minutes`` after ``startup`` seconds; ``steps`` is
     None for whole epochs.
 
-    A budget shorter than one epoch (training and validation) gives ``(1, k)``: ``k`` steps
-    (at least 1, fewer than an epoch) and one validation pass.
+    ``step_seconds(epoch, epochs)``: the seconds per step of each epoch when they differ
+    (progressive resizing: the early epochs of a longer run are cheaper); ``max_epochs``
+    stops the search there. A budget shorter than one epoch (training and validation) gives
+    ``(1, k)``: ``k`` steps (at least 1, fewer than an epoch) and one validation pass.
     """
     budget = budget_minutes * 60 - startup
     per_epoch = per_step * steps_per_epoch + per_eval
-    if budget >= per_epoch:
-        return int(budget / per_epoch), None
-    steps = int((budget - per_eval) / max(per_step, 1e-9))
-    return 1, min(steps_per_epoch, max(1, steps))
+    if budget < per_epoch:
+        steps = int((budget - per_eval) / max(per_step, 1e-9))
+        return 1, min(steps_per_epoch, max(1, steps))
+    if step_seconds is None:
+        epochs = int(budget / per_epoch)
+        return (min(epochs, max_epochs) if max_epochs else epochs), None
+
+    def cost(epochs: int) -> float:
+        return sum(step_seconds(e, epochs) * steps_per_epoch + per_eval for e in range(epochs))
+
+    cheapest = min(step_seconds(e, 2) for e in range(2)) * steps_per_epoch + per_eval
+    low, high = 1, max(1, int(budget / max(cheapest, 1e-9)) + 1)
+    if max_epochs:
+        high = min(high, max_epochs)
+    while low < high:  # the most epochs whose cost fits (cost grows with the epochs)
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if cost(middle) <= budget else (low, middle - 1)
+    return low, None
 
 
 def scaled_learning_rate(learning_rate: float, batch: int, reference: int, rule: str) -> float:

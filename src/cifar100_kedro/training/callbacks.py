@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from cifar100_kedro.training.recipe import RecipeError
+from cifar100_kedro.training.recipe import RecipeError, resize_for_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,35 @@ class EpochLogger(keras.callbacks.Callback):
             self.namespace, epoch + 1, self.epochs, values,
             seconds, time.strftime("%H:%M:%S", time.gmtime(eta)),
         )  # fmt: skip
+
+
+class ResizeSchedule(keras.callbacks.Callback):
+    """Set the model's :class:`.layers.ProgressiveResize` size at each epoch's start.
+
+    The size is a pure function of the epoch (``recipe.resize_for_epoch``), so an interrupted
+    run resumed after epoch k trains exactly the sizes of an uninterrupted one.
+    """
+
+    def __init__(self, phases: Sequence[Mapping[str, Any]], epochs: int, namespace: str) -> None:
+        super().__init__()
+        self.phases, self.epochs, self.namespace = tuple(phases), epochs, namespace
+        self._current = None
+
+    def _layer(self):
+        return self.model.get_layer("progressive_resize")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        size = resize_for_epoch(self.phases, epoch, self.epochs)
+        self._layer().size.assign(size)
+        if size != self._current:
+            logger.info(
+                "%s: epoch %d trains on %s images",
+                self.namespace, epoch + 1, f"{size}×{size}" if size else "full-size",
+            )  # fmt: skip
+            self._current = size
+
+    def on_train_end(self, logs=None):
+        self._layer().size.assign(0)  # a later fit of this model trains at full size
 
 
 def make_callbacks(

@@ -49,11 +49,12 @@ from cifar100_kedro.training.budget import (
 )
 from cifar100_kedro.training.callbacks import (
     EpochLogger,
+    ResizeSchedule,
     history_row_maker,
     make_callbacks,
     monitored_metric,
 )
-from cifar100_kedro.training.recipe import Recipe, RecipeError, parse_recipe
+from cifar100_kedro.training.recipe import Recipe, RecipeError, parse_recipe, resize_for_epoch
 from cifar100_kedro.training.resume import BackupError
 from cifar100_kedro.training.run_folder import RunFolder
 from cifar100_kedro.training.schedules import make_learning_rate
@@ -90,6 +91,7 @@ def _model_factory(
                 settings.augmentation if settings.augmentation_placement == "model" else None,
                 seed=seed, input_shape=data.input_shape, name=recipe.namespace,
                 input_dtype=data.input_dtype, float32_outputs=runtime.precision != "float32",
+                progressive_resize=bool(settings.progressive_resizing),
             )  # fmt: skip
             lr = make_learning_rate(settings.optimizer, settings.schedule, total_steps, where)
             loss, metrics = loss_and_metrics(recipe, data.num_classes)
@@ -135,35 +137,71 @@ def _reseed(seed: int) -> None:
 
 def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, Any]:
     """Measure the recipe (its ``budget_plan`` candidates narrowest first, until one falls
-    short of ``min_epochs``) and return what the budget trains (``training/budget.py``)."""
+    short of ``min_epochs``) and return what the budget trains (``training/budget.py``).
+
+    The warm-up counts against the budget: what it spent is taken out before the epochs are
+    planned, so the whole call takes about the budget.
+    """
+    started = time.perf_counter()
     plan = recipe.train.budget_plan
+    phases = recipe.train.progressive_resizing
+    sizes = tuple(phase["size"] for phase in phases)
+    cap = recipe.train.epochs
     indices = list(reversed(range(len(plan["candidates"])))) if plan else [None]
     bought: dict[Any, float] = {}
     measured = {}
     for index in indices:
         data, factory = setup(candidate_recipe(recipe, index))
-        per_step, per_eval, startup = measure_seconds(
-            factory, data.train_for, data.validation, data.steps_per_epoch
+        timing = measure_seconds(
+            factory, data.train_for, data.validation, data.steps_per_epoch, sizes
         )
-        per_epoch = per_step * data.steps_per_epoch + per_eval
-        bought[index] = max(0.0, budget_minutes * 60 - startup) / per_epoch
-        measured[index] = (per_step, per_eval, per_epoch, data.steps_per_epoch, startup)
+        spent = time.perf_counter() - started
+        measured[index] = (timing, data.steps_per_epoch)
+        bought[index] = _epochs_bought(
+            timing, phases, data.steps_per_epoch, budget_minutes - spent / 60, cap
+        )
         if plan is None or bought[index] < plan["min_epochs"]:
             break  # wider candidates are slower still
     chosen = choose_candidate(bought, plan["min_epochs"]) if plan else None
-    per_step, per_eval, per_epoch, steps_per_epoch, startup = measured[chosen]
-    epochs, steps = plan_epochs(per_step, per_eval, steps_per_epoch, budget_minutes, startup)
+    timing, steps_per_epoch = measured[chosen]
+    warmup = time.perf_counter() - started
+    epochs, steps = plan_epochs(
+        timing.per_step, timing.per_eval, steps_per_epoch, budget_minutes - warmup / 60,
+        timing.startup, _step_seconds(timing, phases), cap,
+    )  # fmt: skip
     return {
         "budget_minutes": float(budget_minutes),
         "candidate": chosen,
         "epochs": epochs,
         "steps": steps,
         "steps_per_epoch": steps_per_epoch,
-        "seconds_per_step": per_step,
-        "seconds_per_epoch": per_epoch,
-        "startup_seconds": startup,
+        "seconds_per_step": timing.per_step,
+        "seconds_per_step_resized": {str(k): v for k, v in timing.per_step_at.items()},
+        "seconds_per_epoch": timing.per_step * steps_per_epoch + timing.per_eval,
+        "startup_seconds": timing.startup,
+        "warmup_seconds": warmup,
         "epochs_bought": {str(k): round(v, 3) for k, v in bought.items()},
     }
+
+
+def _step_seconds(timing, phases):
+    """``(epoch, epochs) → seconds per step`` under progressive resizing (None without)."""
+    if not phases:
+        return None
+    return lambda epoch, epochs: timing.step_seconds(resize_for_epoch(phases, epoch, epochs))
+
+
+def _epochs_bought(timing, phases, steps_per_epoch: int, minutes: float, cap) -> float:
+    """Epochs ``minutes`` buy (fractional without resizing; whole epochs with it)."""
+    budget = minutes * 60 - timing.startup
+    per_epoch = timing.per_step * steps_per_epoch + timing.per_eval
+    if not phases or budget < per_epoch:
+        return max(0.0, budget) / per_epoch
+    epochs, _ = plan_epochs(
+        timing.per_step, timing.per_eval, steps_per_epoch, minutes, timing.startup,
+        _step_seconds(timing, phases), cap,
+    )  # fmt: skip
+    return float(epochs)
 
 
 def _digest(*parts: Any) -> str:
@@ -295,6 +333,11 @@ def _train(
 ) -> tuple[keras.Model, pd.DataFrame, dict[str, Any]]:
     """One attempt of :func:`fit_model` inside its locked run folder."""
     settings, namespace, where = recipe.train, recipe.namespace, f"{recipe.namespace}.train"
+    if settings.progressive_resizing and runtime.xla:
+        raise RecipeError(
+            f"parameter '{where}.progressive_resizing' changes the image size during training, "
+            "which XLA cannot compile: set device.xla to false or remove progressive_resizing"
+        )
 
     def setup(variant: Recipe):
         _reseed(seed)
@@ -321,6 +364,8 @@ def _train(
     metrics = TASKS[recipe.task].history_metrics
     columns = ("epoch", *metrics, "learning_rate", "seconds", "cpu_seconds")
     recipe_callbacks = make_callbacks(settings.callbacks, folder.path, where)
+    if settings.progressive_resizing:
+        recipe_callbacks.append(ResizeSchedule(settings.progressive_resizing, epochs, namespace))
     state = resume.TrainingState(
         folder.backup_dir,
         callbacks=recipe_callbacks,

@@ -97,3 +97,49 @@ class RandomCropTranslate(keras.layers.Layer):
             "fill_value": self.fill_value,
             "seed": self.seed,
         }
+
+
+@keras.saving.register_keras_serializable(package="cifar100_kedro")
+class ProgressiveResize(keras.layers.Layer):
+    """Downscale training batches to ``size``×``size`` (a variable the engine sets per epoch).
+
+    Progressive resizing (J. Howard, fast.ai DAWNBench 2018; FFCV's ResNet recipes, Leclerc
+    et al. 2023): early epochs train on smaller images, which costs about (size/32)² of the
+    convolution work, and the last epochs train at full size so that batch-norm statistics
+    and filters match the test images. The size is a non-trainable variable that
+    :class:`cifar100_kedro.training.callbacks.ResizeSchedule` assigns at each epoch's start
+    (a pure function of the epoch, so a resumed run trains exactly the same sizes); the
+    compiled training step reads it, so no retracing happens when it changes. A size equal to
+    the input's (or larger) is the identity, and inference always is. The spatial size is
+    dynamic inside the step, so XLA cannot compile it (the engine refuses ``device.xla``
+    with it).
+    """
+
+    def __init__(self, method: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.method = method
+        self.size = self.add_variable(
+            shape=(), dtype="int32", initializer="zeros", trainable=False, name="size"
+        )
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        import tensorflow as tf
+
+        full = tf.shape(inputs)[1]
+        size = tf.cast(self.size, tf.int32)
+        return tf.cond(
+            tf.logical_and(size > 0, size < full),
+            lambda: tf.cast(
+                tf.image.resize(inputs, tf.stack([size, size]), self.method, antialias=True),
+                inputs.dtype,
+            ),
+            lambda: inputs,
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "method": self.method}

@@ -48,6 +48,7 @@ TRAIN_KEYS = (
     "label_mode", "epochs", "time_budget_minutes", "batch_size", "normalization", "optimizer",
     "schedule", "loss", "label_smoothing", "augmentation", "augmentation_placement",
     "steps_per_execution", "callbacks", "seed", "num_classes", "tta", "verbose", "budget_plan",
+    "progressive_resizing",
 )  # fmt: skip
 # ``train.budget_plan`` keys, and the learning-rate rules when a candidate changes the batch.
 BUDGET_PLAN_KEYS = ("min_epochs", "candidates", "lr_scaling", "reference_batch")
@@ -82,6 +83,7 @@ class TrainSettings:
     tta: bool = False
     verbose: int = 2
     budget_plan: dict[str, Any] | None = None
+    progressive_resizing: tuple[dict[str, Any], ...] = ()
 
     @property
     def one_hot(self) -> bool:
@@ -215,6 +217,7 @@ def parse_train(
     if num_classes is not None and not _positive_int(num_classes):
         _fail(where, "num_classes", f"must be a positive integer or null, got {num_classes!r}")
     plan = _parse_budget_plan(train.get("budget_plan"), where, train["batch_size"])
+    resizing = _parse_progressive_resizing(train.get("progressive_resizing"), where)
     return TrainSettings(
         epochs=epochs,
         batch_size=train["batch_size"],
@@ -236,7 +239,59 @@ def parse_train(
         tta=bool(train.get("tta", False)),
         verbose=int(train.get("verbose", 2)),
         budget_plan=plan,
+        progressive_resizing=resizing,
     )
+
+
+def _parse_progressive_resizing(phases: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """Check ``train.progressive_resizing``: ``[{size: 16, until: 0.35}, ...]``, sizes and
+    fractions of the run increasing; epochs from the last ``until`` on train at full size."""
+    key = "progressive_resizing"
+    if not phases:
+        return ()
+    if not isinstance(phases, list):
+        _fail(where, key, "must be a list of {size: pixels, until: fraction of the epochs}")
+    previous_size, previous_until = 0, 0.0
+    for index, phase in enumerate(phases):
+        at = f"{key}[{index}]"
+        if not isinstance(phase, Mapping) or set(phase) != {"size", "until"}:
+            _fail(where, at, f"must be a mapping with exactly 'size' and 'until', got {phase!r}")
+        size, until = phase["size"], phase["until"]
+        if not _positive_int(size) or size < 8 or size <= previous_size:
+            _fail(
+                where,
+                f"{at}.size",
+                f"must be an integer of at least 8 pixels, larger than the phase before, "
+                f"got {size!r}",
+            )
+        if (
+            not isinstance(until, (int, float))
+            or isinstance(until, bool)
+            or not previous_until < until < 1
+        ):
+            _fail(
+                where,
+                f"{at}.until",
+                f"must be a fraction of the epochs in ({previous_until:g}, 1), increasing, "
+                f"got {until!r}",
+            )
+        previous_size, previous_until = size, float(until)
+    return tuple({"size": int(p["size"]), "until": float(p["until"])} for p in phases)
+
+
+def resize_for_epoch(phases: tuple[dict[str, Any], ...], epoch: int, epochs: int) -> int:
+    """The training image size of ``epoch`` (0-based) of ``epochs`` (0 = the full size).
+
+    The first phase whose ``until`` lies beyond ``epoch / epochs`` gives the size; the last
+    epoch always trains at full size (a one-epoch run never resizes), so that batch-norm
+    statistics end at the size the model is tested at.
+    """
+    if epoch >= epochs - 1:
+        return 0
+    for phase in phases:
+        if epoch / epochs < phase["until"]:
+            return phase["size"]
+    return 0
 
 
 def _parse_budget_plan(plan: Any, where: str, batch_size: int) -> dict[str, Any] | None:
