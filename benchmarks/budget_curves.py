@@ -1,6 +1,6 @@
 """Test accuracy per training budget (wall minutes), every architecture, through the engine.
 
-The successor of ``budget_accuracy.py`` for the question "which model should I pick for N
+The benchmark for the question "which model should I pick for N
 minutes?": each architecture trains with its conf recipe and ``time_budget_minutes = N``
 through ``training.engine.fit_model`` — exactly what ``kedro run --params
 "<ns>.train.time_budget_minutes=N"`` does (the timed warm-up, a ``budget_plan`` choosing the
@@ -21,8 +21,12 @@ one) and the budget plan's choice; then, per budget, which architecture won and 
 accuracy against budget, and validation accuracy against training wall time for each run.
 
     python benchmarks/budget_curves.py [--budgets 1,5,15,60] [--architectures a,b,c]
-        [--archive PATH [--max-train N]] [--train-per-class N] [--test-per-class M]
-        [--plot PATH] [--set NS.train.KEY=VALUE ...]
+        [--only-at MINUTES=a,b ...] [--archive PATH [--max-train N]]
+        [--train-per-class N] [--test-per-class M] [--plot PATH] [--set NS.train.KEY=VALUE ...]
+
+``--only-at 15=chavez_m2,resnet9_fast`` runs only those architectures at the 15-minute budget
+(every architecture at 1 minute, the front-runners at the long budgets: 18 architectures at
+1, 5, 15 and 60 minutes would take 24 hours of one machine).
 """
 
 from __future__ import annotations
@@ -117,6 +121,7 @@ def run_one(name: str, recipe: dict[str, Any], minutes: float, splits, stats) ->
         "batch": summary["batch_size"],
         "params": summary["trainable_params"],
         "candidate": budget.get("candidate"),
+        "warmup_s": budget.get("warmup_seconds", float("nan")),
         "curve": list(
             zip(history["seconds"].cumsum().tolist(), history["val_accuracy"].tolist(), strict=True)
         ),
@@ -176,6 +181,24 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     figure.savefig(path, dpi=110)
 
 
+def parse_only_at(items: list[str], budgets: list[float], names: list[str], error) -> dict:
+    """``{minutes: [architectures]}`` from ``--only-at MINUTES=a,b`` (checked by name)."""
+    only_at = {}
+    for item in items:
+        minutes, sep, chosen = item.partition("=")
+        try:
+            at = float(minutes)
+        except ValueError:
+            at = None
+        if not sep or at not in budgets:
+            error(f"--only-at {item!r}: expected MINUTES=a,b with MINUTES one of --budgets")
+        unknown = sorted(set(chosen.split(",")) - set(names))
+        if unknown:
+            error(f"--only-at {item!r}: {unknown[0]!r} is not among --architectures")
+        only_at[at] = chosen.split(",")
+    return only_at
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="1,5,15,60", help="wall minutes, comma-separated")
@@ -187,11 +210,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--reference", default=REFERENCE)
     parser.add_argument("--plot", type=Path, help="write the curves as a PNG here")
     parser.add_argument("--set", action="append", default=[], metavar="NS.train.KEY=VALUE")
+    parser.add_argument(
+        "--only-at", action="append", default=[], metavar="MINUTES=a,b",
+        help="at this budget run only these architectures (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     budgets = [float(b) for b in args.budgets.split(",")]
     if not budgets or min(budgets) <= 0:
         parser.error("--budgets must be positive minutes")
-    recipes = architecture_recipes(args.architectures.split(","), overrides=args.set)
+    names = args.architectures.split(",")
+    only_at = parse_only_at(args.only_at, budgets, names, parser.error)
+    recipes = architecture_recipes(names, overrides=args.set)
     splits = (
         archive_splits(args.archive, args.max_train or None)
         if args.archive
@@ -205,6 +234,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     started = time.perf_counter()
     for minutes in budgets:
         for name, recipe in recipes.items():
+            if name not in only_at.get(minutes, names):
+                continue
             log(f"[{time.perf_counter() - started:.0f}s] {name}: {minutes:g} min budget")
             rows.append(run_one(name, recipe, minutes, splits, stats))
             log(f"  → {100 * rows[-1]['test_accuracy']:.1f} % in {rows[-1]['wall_s']:.0f}s")
@@ -214,7 +245,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
           f"validation / {len(splits[2]['fine'])} test images")  # fmt: skip
     headers = [
         "budget_min", "architecture", "test_accuracy", "wall_s", "train_wall_s", "train_cpu_s",
-        "epochs", "batch", "params", "candidate",
+        "epochs", "batch", "params", "candidate", "warmup_s",
     ]  # fmt: skip
     print(format_table(headers, [[row[h] for h in headers] for row in rows]))
     print("\n".join(winners(rows, args.reference)))

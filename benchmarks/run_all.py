@@ -50,12 +50,16 @@ BENCHMARKS = (
         "fish_subset pipeline vs the paper-style script",
         "fish_subset_vs_paper.py",
     ),
-    ("budget_accuracy", "Accuracy after a fixed CPU budget (synthetic data)", "budget_accuracy.py"),
+    (
+        "budget_curves",
+        "Test accuracy per wall-time budget, through the engine (synthetic unless --archive)",
+        "budget_curves.py",
+    ),
     ("flops", "FLOPs per image and parameters", "flops.py"),
     ("resume_soak", "Resume soak: random SIGKILLs of a training run", "resume_soak.py"),
 )
 # Scripts that take ``--architectures`` (forwarded when given).
-TAKES_ARCHITECTURES = {"training_throughput", "evaluation_throughput", "budget_accuracy", "flops"}
+TAKES_ARCHITECTURES = {"training_throughput", "evaluation_throughput", "budget_curves", "flops"}
 # The results block ``--update-readme`` rewrites (everything between the two markers): it
 # lives in docs/benchmarks.md, under its "Results" section.
 RESULTS_PAGE = "docs/benchmarks.md"
@@ -63,6 +67,7 @@ README_START = "<!-- BENCHMARK-RESULTS:START -->"
 README_END = "<!-- BENCHMARK-RESULTS:END -->"
 # Small-size arguments for a script without its own ``--quick`` option (its documented smoke run).
 QUICK_FALLBACK = {
+    "budget_curves": ["--budgets", "0.5,1", "--train-per-class", "20", "--test-per-class", "5"],
     "fish_subset_vs_paper": [
         "--train-per-class",
         "10",
