@@ -53,6 +53,7 @@ from cifar100_kedro.training.callbacks import (
     make_callbacks,
     monitored_metric,
 )
+from cifar100_kedro.training.lookahead import make_lookahead
 from cifar100_kedro.training.recipe import Recipe, RecipeError, parse_recipe
 from cifar100_kedro.training.resume import BackupError
 from cifar100_kedro.training.run_folder import RunFolder
@@ -349,8 +350,11 @@ def _train(
         epochs=epochs,
         steps_per_epoch=steps,  # None: whole epochs; else the part of one the budget buys
         # The state after the callbacks it saves; loggers after it see only saved epochs.
+        # Lookahead first: it ends each epoch synchronised (no state of its own to save), so
+        # the checkpoint, early stopping and the saved state see the synchronised weights.
         callbacks=[
-            *recipe_callbacks, state, EpochLogger(epochs, namespace, metrics), *extra_callbacks,
+            *make_lookahead(settings.lookahead), *recipe_callbacks, state,
+            EpochLogger(epochs, namespace, metrics), *extra_callbacks,
         ],
         shuffle=False,  # the epoch order is the input's (a pure function of seed and epoch)
         verbose=settings.verbose,
