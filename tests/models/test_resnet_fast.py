@@ -179,6 +179,9 @@ def test_conf_recipe_is_the_cited_one_and_valid():
         {"name": "random_crop_translate", "pad": 4, "fill_mode": "reflect"},
     ]
     assert train["tta"] is True
+    # airbench's Lookahead and whitening stem are options, off until measured.
+    assert train["lookahead"] is None and parsed.train.lookahead is None
+    assert params["model"]["stem"] == "conv"
 
 
 def test_tta_flag_is_validated():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 
 from cifar100_kedro.models.registry import register_builder
+from cifar100_kedro.training.layers import PatchWhitening
 
 # PyTorch's default Conv2d/Linear initialisation (kaiming_uniform with a=√5, i.e.
 # U(±1/√fan_in)), which the cited PyTorch code uses; Keras' default would be Glorot.
@@ -30,6 +31,7 @@ TORCH_DEFAULT_INIT = {
 }
 POOLINGS = ("max", "avg")
 ACTIVATIONS = ("relu", "gelu", "elu", "silu")
+STEMS = ("conv", "whitening")  # the first is the default (Page's prep conv)
 
 
 def _check(
@@ -41,6 +43,7 @@ def _check(
     batchnorm_momentum: float,
     batchnorm_epsilon: float,
     input_shape: tuple,
+    stem: str,
 ) -> None:
     """Fail before building with a message naming the bad hyperparameter."""
     if not isinstance(width, int) or isinstance(width, bool) or width < 1:
@@ -65,11 +68,16 @@ def _check(
         raise ValueError(
             f"resnet9_fast: 'batchnorm_epsilon' must be positive, got {batchnorm_epsilon!r}"
         )
+    if stem not in STEMS:
+        raise ValueError(f"resnet9_fast: 'stem' must be one of {STEMS}, got {stem!r}")
+    # The whitening stem's 2×2 'valid' conv loses a pixel before the pools.
+    smallest = 9 if stem == "whitening" else 8
     height, width_px = input_shape[0], input_shape[1]
-    if height < 8 or width_px < 8:
+    if height < smallest or width_px < smallest:
         raise ValueError(
             f"resnet9_fast: input_shape {tuple(input_shape)} is too small: "
-            "three 2×2 max-pools need at least 8×8 pixels"
+            f"three 2×2 max-pools after the {stem!r} stem need at least "
+            f"{smallest}×{smallest} pixels"
         )
 
 
@@ -100,6 +108,16 @@ def _residual(x, filters: int, label: str, hp: dict):
     return keras.layers.Add(name=f"{label}_add")([x, y])
 
 
+def _stem(x, stem: str, width: int, hp: dict):
+    """Page's prep layer (conv-BN-activation, ``width`` channels, same size), or airbench's
+    frozen patch-whitening conv (2×2 'valid', 24 channels for RGB) and the activation."""
+    if stem == "conv":
+        return _conv_bn(x, width, False, "prep", hp)
+    # No batch norm after it, as in airbench: the whitened channels have unit second moment.
+    x = PatchWhitening(name="stem_whitening")(x)
+    return keras.layers.Activation(hp["activation"], name="stem_act")(x)
+
+
 @register_builder("resnet9_fast")
 def build_resnet9_fast(
     num_classes: int,
@@ -111,6 +129,7 @@ def build_resnet9_fast(
     activation: str = "relu",
     batchnorm_momentum: float = 0.9,
     batchnorm_epsilon: float = 1e-5,
+    stem: str = "conv",
 ) -> keras.Model:
     """The ResNet-9 of Page's "How to Train Your ResNet" (part 4), widths and depth as parameters.
 
@@ -122,6 +141,10 @@ def build_resnet9_fast(
         stage2  conv(4w) → pool, + d−1 residual blocks 8×8
         stage3  conv(8w) → pool, + d residual blocks   4×4
         head    global max-pool → Dense(num_classes, no bias) → × logit_scale → softmax
+
+    With ``stem="whitening"`` the prep layer is airbench's frozen 2×2 patch-whitening conv
+    (:class:`~cifar100_kedro.training.layers.PatchWhitening`, 24 channels, 'valid') and the
+    activation: maps 31×31 → 15×15 → 7×7 → 3×3 (global pooling takes any size).
 
     Every conv is 3×3, ``same`` padding, no bias, followed by batch norm and ReLU; a residual
     block is ``x + (conv-BN-ReLU → conv-BN-ReLU)(x)``. Nine weight layers at d=1; each extra
@@ -138,15 +161,17 @@ def build_resnet9_fast(
       convention = Keras ``momentum=0.9``; ``epsilon=1e-5`` (Keras' defaults are 0.99, 1e-3).
     * Max-pool placed before BN/activation (part 8 and airbench order), not after.
     * Initialisation: PyTorch's default (U(±1/√fan_in)), as in the sources' code.
-    * Not reproduced (they need custom layers or training-loop changes the shared engine does
-      not have): part 8's frozen BN scales, ghost batch norm and fixed whitening first layer;
-      airbench's Lookahead and alternating (derandomised) flip. Weight EMA is a recipe
-      option (the Keras optimiser's ``use_ema``), not part of the network.
+    * ``stem`` "conv": Page's prep conv. "whitening" is airbench's patch-whitening first
+      layer (also part 8's "fixed whitening first layer"); the engine sets its kernel from
+      the training images (``training/assembly.py``). Lookahead (airbench) and weight EMA
+      are recipe options of the engine (``train.lookahead``, the optimiser's ``use_ema``),
+      not part of the network. Not reproduced: part 8's frozen BN scales and ghost batch
+      norm, airbench's alternating (derandomised) flip.
 
     Args:
         num_classes: Units of the output layer (100 fine or 20 coarse labels).
         input_shape: ``(height, width, channels)`` of the already normalised float32 input
-            (at least 8×8).
+            (at least 8×8; 9×9 with the whitening stem).
         width: Channels of the prep layer; the stages have 2×, 4× and 8× as many.
         depth: Residual blocks after stages 1 and 3 (``depth − 1`` after stage 2).
         logit_scale: Positive factor on the logits before the softmax.
@@ -154,6 +179,8 @@ def build_resnet9_fast(
         activation: "relu" (default), "gelu", "elu" or "silu".
         batchnorm_momentum: Keras batch-norm momentum in [0, 1).
         batchnorm_epsilon: Batch-norm epsilon, > 0.
+        stem: "conv" (Page's prep conv, default) or "whitening" (airbench's frozen 2×2
+            patch-whitening conv, adapted to the training images by the engine).
 
     Returns:
         The uncompiled ``keras.Model`` (softmax probabilities).
@@ -167,6 +194,7 @@ def build_resnet9_fast(
         batchnorm_momentum,
         batchnorm_epsilon,
         input_shape,
+        stem,
     )
     hp = {
         "activation": activation,
@@ -174,7 +202,7 @@ def build_resnet9_fast(
         "batchnorm_epsilon": batchnorm_epsilon,
     }
     inputs = keras.Input(shape=tuple(input_shape), name="normalized_image")
-    x = _conv_bn(inputs, width, False, "prep", hp)
+    x = _stem(inputs, stem, width, hp)
     for stage, blocks in enumerate((depth, depth - 1, depth), start=1):
         filters = width * 2**stage
         x = _conv_bn(x, filters, True, f"stage{stage}", hp)

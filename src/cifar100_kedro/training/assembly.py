@@ -116,6 +116,55 @@ def assemble_model(
     return keras.Model(inputs, outputs, name=name or body.name)
 
 
+# Images a data-dependent layer is adapted on: airbench's whitening uses 5000.
+ADAPT_SAMPLE = 5000
+
+
+def adapt_data_dependent_layers(
+    body: keras.Model,
+    images: np.ndarray,
+    normalization: str,
+    stats: dict[str, Any] | None,
+    sample: int = ADAPT_SAMPLE,
+    chunk: int = 500,
+) -> list[str]:
+    """Adapt ``body``'s data-dependent layers on training images; return their names.
+
+    A layer opts in with ``adapts_to_training_images = True`` and an ``adapt(inputs)``
+    method (``layers.PatchWhitening``). It sees what it sees in the assembled model: the
+    images normalised as the recipe says (the same :func:`preprocessing_layers`), then the
+    body up to the layer; no augmentation (airbench adapts on plain images). The sample is
+    ``sample`` evenly spaced images, the same for every build of a run, so a rebuilt model
+    (the budget probe, a resumed run) starts from the same kernel.
+    """
+    targets = [
+        layer
+        for layer in body._flatten_layers(include_self=False, recursive=True)
+        if getattr(layer, "adapts_to_training_images", False)
+    ]
+    if not targets:
+        return []
+    picked = np.linspace(0, len(images) - 1, min(sample, len(images))).round().astype(int)
+    preprocess = preprocessing_layers(normalization, stats)
+    for step in preprocess:
+        # The statistic in float32 even under mixed precision (bfloat16 rounding would add
+        # noise to the small eigenvalues that the whitening scales up).
+        step.dtype_policy = "float32"
+    for layer in targets:
+        # The layer's own input, when a builder places it deeper than the body's input.
+        upstream = None if layer.input is body.inputs[0] else keras.Model(body.inputs, layer.input)
+        seen = []
+        for start in range(0, len(picked), chunk):
+            x = images[picked[start : start + chunk]]
+            for step in preprocess:
+                x = step(x)
+            if upstream is not None:
+                x = upstream(x, training=False)
+            seen.append(keras.ops.convert_to_numpy(x))
+        layer.adapt(np.concatenate(seen))
+    return [layer.name for layer in targets]
+
+
 def make_optimizer(
     optimizer: dict[str, Any], learning_rate, where: str
 ) -> keras.optimizers.Optimizer:

@@ -35,6 +35,7 @@ from cifar100_kedro.models.registry import build_model
 from cifar100_kedro.training import device as device_module
 from cifar100_kedro.training import resume
 from cifar100_kedro.training.assembly import (
+    adapt_data_dependent_layers,
     assemble_model,
     check_pretrained_normalization,
     copy_pretrained_weights,
@@ -54,6 +55,7 @@ from cifar100_kedro.training.callbacks import (
     make_callbacks,
     monitored_metric,
 )
+from cifar100_kedro.training.lookahead import make_lookahead
 from cifar100_kedro.training.recipe import Recipe, RecipeError, parse_recipe, resize_for_epoch
 from cifar100_kedro.training.resume import BackupError
 from cifar100_kedro.training.run_folder import RunFolder
@@ -73,8 +75,12 @@ def _model_factory(
     runtime: device_module.DeviceRuntime,
     seed: int,
     pretrained: keras.Model | None,
+    train_images: np.ndarray | None = None,
 ):
-    """``factory(total_steps) → compiled model`` (the budget probe builds a throw-away one)."""
+    """``factory(total_steps) → compiled model`` (the budget probe builds a throw-away one).
+
+    ``train_images``: what data-dependent layers of the body (the whitening stem) adapt to.
+    """
     settings, where = recipe.train, f"{recipe.namespace}.train"
     copied: list[str] = []
 
@@ -84,6 +90,10 @@ def _model_factory(
                 recipe.builder, num_classes=data.num_classes, input_shape=data.input_shape,
                 **recipe.hyperparameters,
             )  # fmt: skip
+            if train_images is not None:
+                adapt_data_dependent_layers(
+                    body, train_images, settings.normalization, normalization_stats
+                )
             if pretrained is not None:
                 copied[:] = copy_pretrained_weights(body, pretrained, where)
             model = assemble_model(
@@ -342,7 +352,9 @@ def _train(
     def setup(variant: Recipe):
         _reseed(seed)
         data = prepare_data(variant, train, validation, seed)
-        return data, _model_factory(variant, data, normalization_stats, runtime, seed, pretrained)
+        return data, _model_factory(
+            variant, data, normalization_stats, runtime, seed, pretrained, train["images"]
+        )
 
     epochs, steps, budget = settings.epochs, None, None
     if settings.time_budget_minutes:
@@ -394,8 +406,11 @@ def _train(
         epochs=epochs,
         steps_per_epoch=steps,  # None: whole epochs; else the part of one the budget buys
         # The state after the callbacks it saves; loggers after it see only saved epochs.
+        # Lookahead first: it ends each epoch synchronised (no state of its own to save), so
+        # the checkpoint, early stopping and the saved state see the synchronised weights.
         callbacks=[
-            *recipe_callbacks, state, EpochLogger(epochs, namespace, metrics), *extra_callbacks,
+            *make_lookahead(settings.lookahead), *recipe_callbacks, state,
+            EpochLogger(epochs, namespace, metrics), *extra_callbacks,
         ],
         shuffle=False,  # the epoch order is the input's (a pure function of seed and epoch)
         verbose=settings.verbose,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 
 @keras.saving.register_keras_serializable(package="cifar100_kedro")
@@ -143,3 +144,95 @@ class ProgressiveResize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "method": self.method}
+
+
+@keras.saving.register_keras_serializable(package="cifar100_kedro")
+class PatchWhitening(keras.layers.Layer):
+    """A frozen 2×2 'valid' convolution that whitens image patches (data-dependent init).
+
+    K. Jordan's airbench (arXiv 2404.00498, section 3.2, ``init_whiten``), after D. C. Page's
+    "fixed whitening first layer" (How to Train Your ResNet, part 8): the kernel holds the
+    eigenvectors ``v_i`` of the second-moment matrix of the training images' 2×2 patches,
+    each divided by ``sqrt(λ_i + epsilon)``, largest eigenvalue first, then the same filters
+    negated (``2 · 2·2·C`` outputs: 24 for RGB), so that a following ReLU/GELU keeps both
+    signs. The kernel is not trainable (airbench freezes it); the bias is, and starts at zero.
+
+    :meth:`adapt` sets the kernel from images as the layer sees them (normalised); the
+    engine calls it once per model build (``training/assembly.py``,
+    :func:`adapt_data_dependent_layers`). A loaded model keeps its saved kernel.
+    """
+
+    # The engine adapts layers that say so (Keras' own preprocessing layers also have an
+    # ``adapt``, which must not be called on the training images behind the builder's back).
+    adapts_to_training_images = True
+    PATCH = 2
+
+    def __init__(self, epsilon: float = 5e-4, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon <= 0:
+            raise ValueError(f"'epsilon' must be a positive number, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        patch_dims = self.PATCH * self.PATCH * channels
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.PATCH, self.PATCH, channels, 2 * patch_dims),
+            # Until adapted: random frozen filters (a loaded model overwrites them).
+            initializer="glorot_uniform",
+            trainable=False,
+        )
+        self.bias = self.add_weight(name="bias", shape=(2 * patch_dims,), initializer="zeros")
+
+    def call(self, inputs):
+        outputs = keras.ops.conv(inputs, self.kernel, strides=1, padding="valid")
+        return outputs + self.bias
+
+    def compute_output_shape(self, input_shape):
+        def shrink(size):
+            return None if size is None else size - self.PATCH + 1
+
+        channels = 2 * self.PATCH * self.PATCH * input_shape[-1]
+        return (input_shape[0], shrink(input_shape[1]), shrink(input_shape[2]), channels)
+
+    def adapt(self, images) -> None:
+        """Set the kernel from ``images`` (N×H×W×C, as this layer receives them)."""
+        images = np.asarray(images)
+        if images.ndim != 4 or min(images.shape[1:3]) < self.PATCH:
+            raise ValueError(
+                f"PatchWhitening.adapt needs N×H×W×C images of at least 2×2, got {images.shape}"
+            )
+        if not self.built:
+            self.build(images.shape)
+        self.kernel.assign(whitening_kernel(images, self.PATCH, self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def image_patches(images: np.ndarray, size: int) -> np.ndarray:
+    """Every ``size``×``size`` patch (stride 1) of N×H×W×C images, flattened in the order of a
+    Keras conv kernel's first three axes (row, column, channel): (patches, size·size·C)."""
+    windows = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(1, 2))
+    # (N, H', W', C, size, size) → (N, H', W', size, size, C)
+    windows = np.moveaxis(windows, 3, -1)
+    return windows.reshape(-1, size * size * images.shape[-1])
+
+
+def whitening_kernel(images: np.ndarray, size: int, epsilon: float, chunk: int = 256) -> np.ndarray:
+    """airbench's ``init_whiten`` as a Keras kernel (size, size, C, 2·size·size·C): the
+    eigenvectors of the patches' (uncentred) second moment over sqrt(eigenvalue + eps), largest
+    first, then their negatives."""
+    dims = size * size * images.shape[-1]
+    moment, count = np.zeros((dims, dims)), 0
+    # In chunks: 5000 CIFAR images have 4.8 M patches (0.5 GB as one float64 array).
+    for start in range(0, len(images), chunk):
+        patches = image_patches(np.asarray(images[start : start + chunk], np.float64), size)
+        moment += patches.T @ patches
+        count += len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(moment / count)  # ascending
+    order = np.argsort(eigenvalues)[::-1]
+    scaled = eigenvectors[:, order] / np.sqrt(eigenvalues[order] + epsilon)
+    kernel = np.concatenate([scaled, -scaled], axis=1)
+    return kernel.reshape(size, size, images.shape[-1], -1).astype(np.float32)

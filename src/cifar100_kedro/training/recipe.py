@@ -49,10 +49,13 @@ TRAIN_KEYS = (
     "schedule", "loss", "label_smoothing", "augmentation", "augmentation_placement",
     "steps_per_execution", "callbacks", "seed", "num_classes", "tta", "verbose", "budget_plan",
     "progressive_resizing",
+    "lookahead",
 )  # fmt: skip
 # ``train.budget_plan`` keys, and the learning-rate rules when a candidate changes the batch.
 BUDGET_PLAN_KEYS = ("min_epochs", "candidates", "lr_scaling", "reference_batch")
 LR_SCALINGS = ("linear", "sqrt", "none")
+# ``train.lookahead`` keys and defaults (Zhang et al. 2019: k=5, α=0.5; training/lookahead.py).
+LOOKAHEAD_DEFAULTS = {"steps": 5, "alpha": 0.5}
 # Keys that only mean something for labels; a reconstruction recipe must not set them.
 CLASSIFICATION_KEYS = ("loss", "label_smoothing", "label_mode", "num_classes", "tta")
 
@@ -84,6 +87,7 @@ class TrainSettings:
     verbose: int = 2
     budget_plan: dict[str, Any] | None = None
     progressive_resizing: tuple[dict[str, Any], ...] = ()
+    lookahead: dict[str, Any] | None = None
 
     @property
     def one_hot(self) -> bool:
@@ -103,7 +107,13 @@ class Recipe:
 
     def fingerprint(self) -> str:
         """A digest of everything that changes the trained model (for stale-result checks)."""
-        payload = json.dumps(asdict(self), sort_keys=True, default=str)
+        fields = asdict(self)
+        for option in ("lookahead", "progressive_resizing"):
+            if not fields["train"][option]:
+                # An option that is off leaves the recipes trained before it existed unchanged
+                # (their saved training states stay resumable).
+                del fields["train"][option]
+        payload = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -218,6 +228,7 @@ def parse_train(
         _fail(where, "num_classes", f"must be a positive integer or null, got {num_classes!r}")
     plan = _parse_budget_plan(train.get("budget_plan"), where, train["batch_size"])
     resizing = _parse_progressive_resizing(train.get("progressive_resizing"), where)
+    lookahead = _parse_lookahead(train.get("lookahead"), where)
     return TrainSettings(
         epochs=epochs,
         batch_size=train["batch_size"],
@@ -240,7 +251,29 @@ def parse_train(
         verbose=int(train.get("verbose", 2)),
         budget_plan=plan,
         progressive_resizing=resizing,
+        lookahead=lookahead,
     )
+
+
+def _parse_lookahead(value: Any, where: str) -> dict[str, Any] | None:
+    """Check ``train.lookahead``: null (off) or ``{steps, alpha}`` (defaults 5 and 0.5)."""
+    if value is None:
+        return None
+    key = "lookahead"
+    if not isinstance(value, Mapping):
+        _fail(
+            where, key, f"must be null (off) or a mapping with 'steps' and 'alpha', got {value!r}"
+        )
+    unknown = sorted(set(value) - set(LOOKAHEAD_DEFAULTS))
+    if unknown:
+        _fail(where, f"{key}.{unknown[0]}", f"unknown key; known: {', '.join(LOOKAHEAD_DEFAULTS)}")
+    settings = {**LOOKAHEAD_DEFAULTS, **value}
+    if not _positive_int(settings["steps"]):
+        _fail(where, f"{key}.steps", f"must be a positive integer, got {settings['steps']!r}")
+    alpha = settings["alpha"]
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
+        _fail(where, f"{key}.alpha", f"must be in (0, 1], got {alpha!r}")
+    return {"steps": settings["steps"], "alpha": float(alpha)}
 
 
 def _parse_progressive_resizing(phases: Any, where: str) -> tuple[dict[str, Any], ...]:
@@ -377,9 +410,7 @@ def parse_recipe(
     for index, candidate in enumerate((settings.budget_plan or {}).get("candidates", [])):
         # A candidate's other keys are the builder's hyperparameters: check them the same way.
         overrides = {k: v for k, v in candidate.items() if k != "batch_size"}
-        parse_model(
-            {**model, **overrides}, f"{namespace}.train.budget_plan.candidates[{index}]"
-        )
+        parse_model({**model, **overrides}, f"{namespace}.train.budget_plan.candidates[{index}]")
     return Recipe(namespace, builder, hyper, settings, task)
 
 
