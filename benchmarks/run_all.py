@@ -55,6 +55,11 @@ BENCHMARKS = (
         "Test accuracy per wall-time budget, through the engine (synthetic unless --archive)",
         "budget_curves.py",
     ),
+    (
+        "ingredients",
+        "resnet9_fast's fast-training ingredients one at a time, fixed epochs",
+        "ingredients.py",
+    ),
     ("flops", "FLOPs per image and parameters", "flops.py"),
     ("resume_soak", "Resume soak: random SIGKILLs of a training run", "resume_soak.py"),
 )
@@ -67,6 +72,7 @@ README_START = "<!-- BENCHMARK-RESULTS:START -->"
 README_END = "<!-- BENCHMARK-RESULTS:END -->"
 # Small-size arguments for a script without its own ``--quick`` option (its documented smoke run).
 QUICK_FALLBACK = {
+    "ingredients": ["--epochs", "2", "--width", "8", "--train-per-class", "10"],
     "budget_curves": ["--budgets", "0.5,1", "--train-per-class", "20", "--test-per-class", "5"],
     "fish_subset_vs_paper": [
         "--train-per-class",

@@ -102,6 +102,8 @@ def test_a_tiny_budget_trains_part_of_one_epoch_and_says_so(tmp_path, caplog):
     assert summary["partial_epoch"] == pytest.approx(0.2)
     assert "partial epoch: 1 of 5 steps" in summary["budget"]["description"]
     assert "partial epoch" in caplog.text
+    # The warm-up and one validation pass alone exceed it: the log says the run will overrun.
+    assert "shorter than the warm-up, start-up and one validation pass" in caplog.text
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 1
 
 

@@ -188,6 +188,7 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
         "seconds_per_step": timing.per_step,
         "seconds_per_step_resized": {str(k): v for k, v in timing.per_step_at.items()},
         "seconds_per_epoch": timing.per_step * steps_per_epoch + timing.per_eval,
+        "seconds_per_eval": timing.per_eval,
         "startup_seconds": timing.startup,
         "warmup_seconds": warmup,
         "epochs_bought": {str(k): round(v, 3) for k, v in bought.items()},
@@ -363,6 +364,18 @@ def _train(
             budget = _budget_choice(recipe, setup, settings.time_budget_minutes)
             folder.record_budget(fingerprint, budget)
         logger.info("%s: %s", namespace, describe(budget))
+        # (A budget recorded by an older version lacks some of these.)
+        floor = sum(
+            budget.get(key, 0.0)
+            for key in ("warmup_seconds", "startup_seconds", "seconds_per_eval")
+        )
+        if floor > settings.time_budget_minutes * 60:
+            # One step and one validation pass are the least a run trains and reports.
+            logger.warning(
+                "%s: the budget of %g min is shorter than the warm-up, start-up and one "
+                "validation pass (%.0f s): the run will take longer than the budget",
+                namespace, settings.time_budget_minutes, floor,
+            )  # fmt: skip
         # The chosen network and batch (a budget_plan candidate) is the recipe trained.
         recipe = candidate_recipe(recipe, budget["candidate"])
         settings = recipe.train
