@@ -114,7 +114,9 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     tmp_path, min_epochs, chosen, probes
 ):
     plan = {**PLAN, "min_epochs": min_epochs}
-    train = {**TRAIN, "time_budget_minutes": 0.2, "epochs": 1, "budget_plan": plan}
+    # A budget the warm-up cannot use up even on a busy machine (it counts against it);
+    # epochs=1 keeps the run short.
+    train = {**TRAIN, "time_budget_minutes": 2.0, "epochs": 1, "budget_plan": plan}
     model, _, summary = fit_model(
         _split(32, 0), _split(8, 1), None, MODEL, train, architecture="plan", work_dir=tmp_path
     )
