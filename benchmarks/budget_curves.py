@@ -151,15 +151,21 @@ def winners(rows: list[dict[str, Any]], reference: str) -> list[str]:
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     """Two panels: test accuracy vs budget; validation accuracy vs training wall seconds."""
+    import matplotlib
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(12, 5))
     left, right = figure.subplots(1, 2)
-    for name in dict.fromkeys(r["architecture"] for r in rows):
+    names = list(dict.fromkeys(r["architecture"] for r in rows))
+    # One colour per architecture (tab20: up to 20; the default cycle repeats after 10).
+    palette = matplotlib.colormaps["tab20"].colors
+    for position, name in enumerate(names):
         mine = sorted((r for r in rows if r["architecture"] == name), key=lambda r: r["budget_min"])
+        reference = name == REFERENCE
         left.plot(
             [r["budget_min"] for r in mine], [100 * r["test_accuracy"] for r in mine], "o-",
-            label=name,
+            label=name, color="black" if reference else palette[position % len(palette)],
+            linewidth=2.5 if reference else 1.2, zorder=3 if reference else 2,
         )  # fmt: skip
         for index, r in enumerate(mine):
             if r["curve"]:
