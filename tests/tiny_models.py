@@ -29,3 +29,14 @@ def tiny_classifier(num_classes: int = 6, seed: int = 0):
 
 def random_images(n: int, seed: int = 0, size: int = 32) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def tiny_split(n: int, seed: int) -> dict[str, np.ndarray]:
+    """A split of ``n`` random 16×16 uint8 images with 4 fine / 2 coarse labels (engine tests)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 4
+    return {
+        "images": rng.integers(0, 256, (n, 16, 16, 3)).astype(np.uint8),
+        "fine": labels,
+        "coarse": labels % 2,
+    }

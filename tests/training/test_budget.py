@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import keras
-import numpy as np
 import pytest
 
 from cifar100_kedro.training import budget
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, parse_recipe
+from tests.tiny_models import tiny_split
 
 MODEL = {"builder": "resnet9_fast", "width": 4}
 TRAIN = {
@@ -81,21 +81,11 @@ def test_a_bad_plan_names_the_key_before_training(plan, message):
         parse_recipe("r", MODEL, {**TRAIN, "time_budget_minutes": 1, "budget_plan": plan})
 
 
-def _split(n: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 4
-    return {
-        "images": rng.integers(0, 256, (n, 16, 16, 3)).astype(np.uint8),
-        "fine": labels,
-        "coarse": labels % 2,
-    }
-
-
 def test_a_tiny_budget_trains_part_of_one_epoch_and_says_so(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="cifar100_kedro.training.engine"):
         model, history, summary = fit_model(
-            _split(40, 0), _split(8, 1), None, MODEL, {**TRAIN, "time_budget_minutes": 1e-6},
-            architecture="tiny_budget", work_dir=tmp_path,
+            tiny_split(40, 0), tiny_split(8, 1), None, MODEL,
+            {**TRAIN, "time_budget_minutes": 1e-6}, architecture="tiny_budget", work_dir=tmp_path,
         )  # fmt: skip
     assert len(history) == 1
     assert summary["budget"]["steps"] == 1 and summary["budget"]["steps_per_epoch"] == 5
@@ -118,7 +108,8 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     # epochs=1 keeps the run short.
     train = {**TRAIN, "time_budget_minutes": 2.0, "epochs": 1, "budget_plan": plan}
     model, _, summary = fit_model(
-        _split(32, 0), _split(8, 1), None, MODEL, train, architecture="plan", work_dir=tmp_path
+        tiny_split(32, 0), tiny_split(8, 1), None, MODEL, train, architecture="plan",
+        work_dir=tmp_path,
     )
     expected = PLAN["candidates"][chosen]
     assert summary["budget"]["candidate"] == chosen

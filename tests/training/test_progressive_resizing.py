@@ -10,6 +10,7 @@ from cifar100_kedro.training import budget
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.layers import ProgressiveResize
 from cifar100_kedro.training.recipe import RecipeError, parse_recipe, resize_for_epoch
+from tests.tiny_models import tiny_split
 
 MODEL = {"builder": "resnet9_fast", "width": 4}
 PHASES = [{"size": 8, "until": 0.4}, {"size": 12, "until": 0.7}]
@@ -27,16 +28,6 @@ def _fresh_keras_state():
     keras.backend.clear_session()
     yield
     keras.backend.clear_session()
-
-
-def _split(n: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 4
-    return {
-        "images": rng.integers(0, 256, (n, 16, 16, 3)).astype(np.uint8),
-        "fine": labels,
-        "coarse": labels % 2,
-    }
 
 
 def test_the_schedule_ends_at_full_size_and_a_one_epoch_run_never_resizes():
@@ -99,7 +90,7 @@ class _Interrupt(keras.callbacks.Callback):
 
 
 def test_training_follows_the_schedule_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    train, val = _split(32, 0), _split(8, 1)
+    train, val = tiny_split(32, 0), tiny_split(8, 1)
     recipe = {**TRAIN, "callbacks": {"backup_and_restore": True}}
     recorder = _SizeRecorder()
     whole, _, _ = fit_model(
@@ -126,7 +117,7 @@ def test_training_follows_the_schedule_and_a_resumed_run_equals_an_uninterrupted
 def test_xla_is_refused_by_name(tmp_path):
     with pytest.raises(RecipeError, match=r"'x.train.progressive_resizing'.*device.xla"):
         fit_model(
-            _split(16, 0), _split(8, 1), None, MODEL, TRAIN, architecture="x",
+            tiny_split(16, 0), tiny_split(8, 1), None, MODEL, TRAIN, architecture="x",
             work_dir=tmp_path, device_settings={"xla": True},
         )  # fmt: skip
 
@@ -152,7 +143,7 @@ def test_the_budget_counts_cheaper_resized_epochs():
 def test_a_budget_run_with_resizing_measures_each_size(tmp_path):
     train = {**TRAIN, "epochs": 3, "time_budget_minutes": 0.3}
     _, _, summary = fit_model(
-        _split(32, 0), _split(8, 1), None, MODEL, train, architecture="b", work_dir=tmp_path
+        tiny_split(32, 0), tiny_split(8, 1), None, MODEL, train, architecture="b", work_dir=tmp_path
     )
     assert set(summary["budget"]["seconds_per_step_resized"]) == {"8", "12"}
     assert summary["budget"]["warmup_seconds"] > 0
