@@ -158,7 +158,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     left, right = figure.subplots(1, 2)
     names = list(dict.fromkeys(r["architecture"] for r in rows))
     # One colour per architecture (tab20: up to 20; the default cycle repeats after 10).
-    palette = matplotlib.colormaps["tab20"].colors
+    tab20 = matplotlib.colormaps["tab20"].colors  # pairs of shades: dark ones first
+    palette = tab20[0::2] + tab20[1::2]
     for position, name in enumerate(names):
         mine = sorted((r for r in rows if r["architecture"] == name), key=lambda r: r["budget_min"])
         reference = name == REFERENCE
