@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import keras
+import numpy as np
 import pytest
 
-from cifar100_kedro.training import budget
+from cifar100_kedro.training import budget, engine
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, parse_recipe
 from tests.tiny_models import tiny_split
@@ -39,6 +40,15 @@ def test_whole_epochs_when_the_budget_fits_them():
     assert budget.plan_epochs(1.0, 5.0, 10, 1.0) == (4, None)
     # The real run's own compile/trace (measured by the warm-up) comes out of the budget.
     assert budget.plan_epochs(1.0, 5.0, 10, 1.0, startup=15.0) == (3, None)
+
+
+def test_the_remainder_of_a_budget_buys_one_more_shortened_epoch():
+    # 100 steps of 1 s + 5 s validation = 105 s per epoch: 4 minutes buy 2 whole epochs and
+    # 30 s more; 3 epochs of 75 steps (225 steps, not 200) fill them.
+    assert budget.plan_epochs(1.0, 5.0, 100, 4.0) == (3, 75)
+    assert budget.plan_epochs(1.0, 5.0, 100, 4.0, max_epochs=2) == (2, None)  # the cap holds
+    # A remainder too small to pay another validation pass keeps the whole epochs.
+    assert budget.plan_epochs(1.0, 50.0, 100, 5.0) == (2, None)
 
 
 def test_a_budget_shorter_than_an_epoch_buys_the_steps_that_fit_never_zero():
@@ -108,7 +118,12 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     # epochs=1 keeps the run short.
     train = {**TRAIN, "time_budget_minutes": 2.0, "epochs": 1, "budget_plan": plan}
     model, _, summary = fit_model(
-        tiny_split(32, 0), tiny_split(8, 1), None, MODEL, train, architecture="plan",
+        tiny_split(32, 0),
+        tiny_split(8, 1),
+        None,
+        MODEL,
+        train,
+        architecture="plan",
         work_dir=tmp_path,
     )
     expected = PLAN["candidates"][chosen]
@@ -117,3 +132,66 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     assert summary["batch_size"] == expected["batch_size"]
     prep = model.get_layer("resnet9_fast").get_layer("prep_conv")
     assert prep.filters == expected["width"]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_shortened_epochs_fill_the_budget_and_resume_to_the_same_model(tmp_path, monkeypatch):
+    # A fixed measurement (1 s per step and per validation pass) makes the plan exact: 17 s
+    # buy 2 whole epochs of 5 steps and part of a third, so 3 epochs of 4 steps are trained.
+    timing = budget.Timing(per_step=1.0, per_eval=1.0, startup=0.0)
+    monkeypatch.setattr(engine, "measure_seconds", lambda *args, **kwargs: timing)
+    train = {
+        **TRAIN, "time_budget_minutes": 17 / 60, "callbacks": {"backup_and_restore": True}
+    }  # fmt: skip
+    data, val = tiny_split(40, 0), tiny_split(8, 1)
+    device = {"deterministic": True, "seed": 3}
+    whole, history, summary = fit_model(
+        data, val, None, MODEL, train, architecture="filled", work_dir=tmp_path / "whole",
+        device_settings=device,
+    )  # fmt: skip
+    assert (summary["budget"]["epochs"], summary["budget"]["steps"]) == (3, 4)
+    assert "3 shortened epochs of 4 of 5 steps" in summary["budget"]["description"]
+    assert len(history) == 3 and summary["partial_epoch"] == pytest.approx(0.8)
+    assert int(keras.ops.convert_to_numpy(whole.optimizer.iterations)) == 12
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(
+            data, val, None, MODEL, train, architecture="filled", work_dir=tmp_path / "cut",
+            device_settings=device, extra_callbacks=[_Interrupt()],
+        )  # fmt: skip
+    resumed, _, resumed_summary = fit_model(
+        data, val, None, MODEL, train, architecture="filled", work_dir=tmp_path / "cut",
+        device_settings=device,
+    )  # fmt: skip
+    assert resumed_summary["resumed"]
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_a_shortened_epoch_is_the_start_of_its_own_epoch_order():
+    import tensorflow as tf
+
+    from cifar100_kedro.training.resume import epoch_dataset
+
+    images = np.zeros((40, 2, 2, 3), np.uint8)
+    labels = np.arange(40)
+    iterations = tf.Variable(0, dtype=tf.int64)
+
+    def labels_of(epoch_steps, at_step):
+        iterations.assign(at_step)
+        stream = epoch_dataset(
+            images, labels, 8, seed=1, iterations=iterations, epoch_steps=epoch_steps
+        )
+        return np.concatenate([y.numpy() for _, y in stream])
+
+    for epoch in (0, 1):
+        short = labels_of(3, 3 * epoch)  # 3 of the 5 batches of epoch `epoch`
+        assert len(short) == 24 and len(set(short)) == 24  # no image twice in an epoch
+        assert list(short) == list(labels_of(None, 5 * epoch)[:24])
+    assert set(labels_of(3, 0)) != set(labels_of(3, 3))  # each epoch a different subset
+    with pytest.raises(ValueError, match="epoch_steps=6: an epoch has 1 to 5 steps"):
+        epoch_dataset(images, labels, 8, seed=1, iterations=iterations, epoch_steps=6)

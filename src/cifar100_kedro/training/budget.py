@@ -1,9 +1,10 @@
 """What a recipe's ``time_budget_minutes`` buys: network, batch, epochs (or part of one).
 
 A timed warm-up on a throw-away copy of the model measures seconds per step and per
-validation pass; :func:`plan_epochs` turns them into whole epochs, or — when the budget is
-shorter than one epoch — into the steps that fit (never zero: a run always returns a trained
-model, and says it trained a partial epoch).
+validation pass; :func:`plan_epochs` turns them into epochs that fill the budget (whole
+epochs, or one more epoch than fits whole, each shortened), or — when the budget is shorter
+than one epoch — into the steps that fit (never zero: a run always returns a trained model,
+and says it trained a partial epoch).
 
 With a ``train.budget_plan`` the budget also chooses the network and the batch: the widest
 candidate that buys ``min_epochs`` epochs is trained (the narrowest when none does).
@@ -115,13 +116,19 @@ def plan_epochs(
     step_seconds: Callable[[int, int], float] | None = None,
     max_epochs: int | None = None,
 ) -> tuple[int, int | None]:
-    """``(epochs, steps)`` that fit ``budget_minutes`` after ``startup`` seconds; ``steps`` is
-    None for whole epochs.
+    """``(epochs, steps)`` that fit ``budget_minutes`` after ``startup`` seconds: ``steps``
+    per epoch when the epochs are shortened, None for whole epochs.
+
+    The budget is filled, not rounded down to whole epochs: when it buys ``n`` whole epochs
+    and part of another (and ``max_epochs`` allows ``n + 1``), it trains ``n + 1`` epochs of
+    the ``steps`` that fit (each a fresh subset of the training images,
+    ``resume.epoch_dataset``). Rounding down left up to half of a short budget unused (1.9
+    epochs bought, 1 trained). A budget shorter than one epoch (training and validation) gives
+    ``(1, k)``: ``k`` steps (at least 1).
 
     ``step_seconds(epoch, epochs)``: the seconds per step of each epoch when they differ
-    (progressive resizing: the early epochs of a longer run are cheaper); ``max_epochs``
-    stops the search there. A budget shorter than one epoch (training and validation) gives
-    ``(1, k)``: ``k`` steps (at least 1, fewer than an epoch) and one validation pass.
+    (progressive resizing: the early epochs of a longer run are cheaper); its epochs stay
+    whole (the resizing schedule is per epoch). ``max_epochs`` caps the epochs.
     """
     budget = budget_minutes * 60 - startup
     per_epoch = per_step * steps_per_epoch + per_eval
@@ -129,8 +136,14 @@ def plan_epochs(
         steps = int((budget - per_eval) / max(per_step, 1e-9))
         return 1, min(steps_per_epoch, max(1, steps))
     if step_seconds is None:
-        epochs = int(budget / per_epoch)
-        return (min(epochs, max_epochs) if max_epochs else epochs), None
+        whole = int(budget / per_epoch)
+        if max_epochs and whole >= max_epochs:
+            return max_epochs, None
+        filled = whole + 1  # shortened epochs that use the remainder too
+        steps = int((budget - filled * per_eval) / (filled * max(per_step, 1e-9)))
+        if filled * min(steps, steps_per_epoch) > whole * steps_per_epoch:
+            return filled, min(steps, steps_per_epoch - 1)
+        return whole, None
 
     def cost(epochs: int) -> float:
         return sum(step_seconds(e, epochs) * steps_per_epoch + per_eval for e in range(epochs))
@@ -187,12 +200,18 @@ def choose_candidate(epochs_bought: dict[int, float], min_epochs: float) -> int:
 
 def describe(choice: dict[str, Any]) -> str:
     """One log/summary line for a budget choice (see ``engine._budget_choice``)."""
-    what = (
-        f"{choice['epochs']} epoch(s)"
-        if choice.get("steps") is None
-        else f"a partial epoch: {choice['steps']} of {choice['steps_per_epoch']} steps "
-        "(the budget is shorter than one epoch)"
-    )
+    if choice.get("steps") is None:
+        what = f"{choice['epochs']} epoch(s)"
+    elif choice["epochs"] == 1:
+        what = (
+            f"a partial epoch: {choice['steps']} of {choice['steps_per_epoch']} steps "
+            "(the budget is shorter than one epoch)"
+        )
+    else:
+        what = (
+            f"{choice['epochs']} shortened epochs of {choice['steps']} of "
+            f"{choice['steps_per_epoch']} steps (filling the budget)"
+        )
     network = f", candidate {choice['candidate']}" if choice.get("candidate") is not None else ""
     return (
         f"time budget {choice['budget_minutes']:g} min: {choice['seconds_per_step']:.3f}s/step, "

@@ -660,6 +660,7 @@ def epoch_dataset(
     augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
     augment_seed_generators: Sequence[Any] = (),
     reconstruct: bool = False,
+    epoch_steps: int | None = None,
 ) -> tf.data.Dataset:
     """One epoch of training batches, in the order of the epoch the optimiser is at.
 
@@ -678,9 +679,16 @@ def epoch_dataset(
 
     ``reconstruct``: the target is the image on the [0, 1] scale, not the label (the
     autoencoder; ``labels`` is then ignored).
+
+    ``epoch_steps``: shortened epochs (a time budget filling its time, ``budget.plan_epochs``):
+    each epoch is the first ``epoch_steps`` batches of its own order, and the epoch index
+    counts these short epochs, so every epoch draws a fresh subset without repeats.
     """
     count = len(labels)
-    steps = steps_per_epoch(count, batch_size)
+    whole = steps_per_epoch(count, batch_size)
+    if epoch_steps is not None and not 1 <= epoch_steps <= whole:
+        raise ValueError(f"epoch_steps={epoch_steps}: an epoch has 1 to {whole} steps")
+    steps = epoch_steps or whole
     images_t = tf.constant(images)
     labels_t = tf.constant(np.asarray(labels).astype(np.int32))
     counter = getattr(iterations, "value", iterations)  # a Keras variable wraps a tf.Variable

@@ -37,7 +37,7 @@ budget                 (with ``time_budget_minutes``) what the budget bought: ``
                        (``budget_plan`` index or null), ``epochs``, ``steps`` (null: whole
                        epochs), seconds per step and per epoch, ``epochs_bought`` per
                        candidate measured, ``description`` (the log line)
-partial_epoch          (when the budget is shorter than one epoch) the fraction trained
+partial_epoch          (when a budget shortened its epochs) the fraction of each epoch trained
 ====================== =====================================================================
 
 Pipelines may add keys of their own (the autoencoder's pre-training source, the fish
