@@ -22,7 +22,12 @@ accuracy against budget, and validation accuracy against training wall time for 
 
     python benchmarks/budget_curves.py [--budgets 1,5,15,60] [--architectures a,b,c]
         [--only-at MINUTES=a,b ...] [--archive PATH [--max-train N]]
-        [--train-per-class N] [--test-per-class M] [--plot PATH] [--set NS.train.KEY=VALUE ...]
+        [--train-per-class N] [--test-per-class M] [--plot PATH] [--rows PATH.json]
+        [--set NS.train.KEY=VALUE ...]
+    python benchmarks/budget_curves.py --replot PATH.json --plot PATH.png
+
+``--rows`` saves every row (with its validation curve, the hardware line and the data) as
+JSON, so ``--replot`` can redraw the plot and reprint the table without training again.
 
 ``--only-at 15=chavez_m2,resnet9_fast`` runs only those architectures at the 15-minute budget
 (every architecture at 1 minute, the front-runners at the long budgets: 18 architectures at
@@ -32,6 +37,7 @@ accuracy against budget, and validation accuracy against training wall time for 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -206,6 +212,39 @@ def parse_only_at(items: list[str], budgets: list[float], names: list[str], erro
     return only_at
 
 
+HEADERS = [
+    "budget_min", "architecture", "test_accuracy", "wall_s", "train_wall_s", "train_cpu_s",
+    "epochs", "batch", "params", "candidate", "warmup_s",
+]  # fmt: skip
+
+
+def report(rows: list[dict[str, Any]], reference: str) -> None:
+    """Print the table and the per-budget verdicts."""
+    print(format_table(HEADERS, [[row.get(h, float("nan")) for h in HEADERS] for row in rows]))
+    print("\n".join(winners(rows, reference)))
+
+
+def save_rows(path: Path, rows: list[dict[str, Any]], header: str, source: str) -> None:
+    """Write the rows, with where and on what they were measured, as JSON (atomically)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({"hardware": header, "data": source, "rows": rows}, indent=1))
+    partial.replace(path)
+
+
+def load_rows(path: Path, error) -> tuple[list[dict[str, Any]], str, str]:
+    """``(rows, hardware line, data)`` from a ``--rows`` file (a clear error if it is not one)."""
+    try:
+        saved = json.loads(path.read_text())
+        rows, header, source = saved["rows"], saved["hardware"], saved["data"]
+        for row in rows:
+            missing = {"budget_min", "architecture", "test_accuracy", "curve"} - set(row)
+            if missing:
+                raise KeyError(f"a row lacks {sorted(missing)}")
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        error(f"--replot {path}: not a rows file written by --rows ({problem!r})")
+    return rows, header, source
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="1,5,15,60", help="wall minutes, comma-separated")
@@ -216,12 +255,25 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--test-per-class", type=int, default=10)
     parser.add_argument("--reference", default=REFERENCE)
     parser.add_argument("--plot", type=Path, help="write the curves as a PNG here")
+    parser.add_argument("--rows", type=Path, help="save the rows as JSON here (for --replot)")
+    parser.add_argument(
+        "--replot", type=Path, metavar="ROWS.json",
+        help="train nothing: reprint and replot the rows a --rows run saved",
+    )  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="NS.train.KEY=VALUE")
     parser.add_argument(
         "--only-at", action="append", default=[], metavar="MINUTES=a,b",
         help="at this budget run only these architectures (repeatable)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.replot:
+        rows, header, source = load_rows(args.replot, parser.error)
+        print(f"{header}\ndata: {source}\nrows: {args.replot}")
+        report(rows, args.reference)
+        if args.plot:
+            plot(rows, args.plot, f"{header}\ndata: {source}")
+            print(f"plot: {args.plot}")
+        return rows
     budgets = [float(b) for b in args.budgets.split(",")]
     if not budgets or min(budgets) <= 0:
         parser.error("--budgets must be positive minutes")
@@ -246,16 +298,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             log(f"[{time.perf_counter() - started:.0f}s] {name}: {minutes:g} min budget")
             rows.append(run_one(name, recipe, minutes, splits, stats))
             log(f"  → {100 * rows[-1]['test_accuracy']:.1f} % in {rows[-1]['wall_s']:.0f}s")
+            if args.rows:  # after every row: a long run stopped early keeps what it measured
+                save_rows(args.rows, rows, header, source)
     print(header)
     print(f"command: python benchmarks/budget_curves.py {' '.join(argv or sys.argv[1:])}")
     print(f"data: {source}; {len(splits[0]['fine'])} train / {len(splits[1]['fine'])} "
           f"validation / {len(splits[2]['fine'])} test images")  # fmt: skip
-    headers = [
-        "budget_min", "architecture", "test_accuracy", "wall_s", "train_wall_s", "train_cpu_s",
-        "epochs", "batch", "params", "candidate", "warmup_s",
-    ]  # fmt: skip
-    print(format_table(headers, [[row[h] for h in headers] for row in rows]))
-    print("\n".join(winners(rows, args.reference)))
+    report(rows, args.reference)
     if args.plot:
         plot(rows, args.plot, f"{header}\ndata: {source}")
         print(f"plot: {args.plot}")

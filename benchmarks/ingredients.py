@@ -4,10 +4,16 @@ Issue 16 asks for every ingredient to be a parameter and to be measured. This sc
 ``resnet9_fast`` through the engine (``training.engine.fit_model``) with its conf recipe,
 one network and batch (``--width``, ``--batch``; the learning rate scaled linearly from the
 recipe's 0.4 at 512, as the ``budget_plan`` does) and a fixed number of epochs, once as the
-conf recipe ("base") and once per variant that switches one ingredient:
+conf recipe ("base") and once per variant that switches one ingredient (a variant that
+would not change the recipe, such as the stem it already has, is skipped):
 
     lookahead        train.lookahead {steps: 5, alpha: 0.5}  (Zhang et al. 2019; airbench)
     whitening_stem   model.stem whitening                    (airbench's 2×2 patch whitening)
+    conv_stem        model.stem conv                         (Page's prep conv)
+    keras_batchnorm  batch norm momentum 0.99, epsilon 1e-3  (Keras' defaults; the recipe's
+                     0.9 / 1e-5 are PyTorch's, which the sources ran)
+    airbench_batchnorm  momentum 0.4, epsilon 1e-12          (airbench94's 0.6 in PyTorch's
+                     convention)
     progressive      train.progressive_resizing 16 → 24 → 32 (Howard 2018; FFCV)
     ema              train.optimizer.use_ema                  (weight averaging, Page part 8)
     no_smoothing     train.label_smoothing 0                  (the recipe's is 0.2)
@@ -48,6 +54,9 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "base": ({}, {}),
     "lookahead": ({}, {"lookahead": {"steps": 5, "alpha": 0.5}}),
     "whitening_stem": ({"stem": "whitening"}, {}),
+    "conv_stem": ({"stem": "conv"}, {}),
+    "keras_batchnorm": ({"batchnorm_momentum": 0.99, "batchnorm_epsilon": 1e-3}, {}),
+    "airbench_batchnorm": ({"batchnorm_momentum": 0.4, "batchnorm_epsilon": 1e-12}, {}),
     "progressive": (
         {},
         {"progressive_resizing": [{"size": 16, "until": 0.35}, {"size": 24, "until": 0.7}]},
@@ -141,6 +150,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     log(f"{header}\ndata: {source}, {len(splits[0]['fine'])} train images")
     rows = []
     for name in names:
+        if (
+            name != "base"
+            and variant_recipe(recipe, name, args) == variant_recipe(recipe, "base", args)
+            and name not in DEVICE_VARIANTS
+        ):
+            log(f"{name}: skipped (the recipe already has it)")
+            continue
         log(f"{name} …")
         rows.extend(run_variant(name, recipe, splits, stats, args))
         log(f"  → {100 * rows[-1]['test_accuracy']:.1f} %")
