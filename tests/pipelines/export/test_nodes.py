@@ -11,7 +11,8 @@ import pytest
 from cifar100_kedro.datasets import ExportedModelDataset, ExportResult
 from cifar100_kedro.inference import MODEL_FILES
 from cifar100_kedro.pipelines.export import nodes as n
-from tests.tiny_models import random_images, tiny_classifier
+from cifar100_kedro.training.engine import fit_model
+from tests.tiny_models import random_images, tiny_classifier, tiny_split
 
 pytest.importorskip("tf2onnx", reason="the export extra: pip install -e '.[export]'")
 pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
@@ -78,9 +79,7 @@ def test_a_failed_conversion_is_a_row_that_says_why(tmp_path, monkeypatch):
     for result in (saved, onnx, tflite):
         datasets[result.format].save(result)
     loaded = {fmt: ds.load() for fmt, ds in datasets.items()}
-    table = n.evaluate_exports(
-        model, *loaded.values(), {"images": random_images(4)}, EXPORT, "toy"
-    )
+    table = n.evaluate_exports(model, *loaded.values(), {"images": random_images(4)}, EXPORT, "toy")
     assert table["status"].tolist() == ["reference", "not exported", "not exported", "not exported"]
     assert "ImageProjectiveTransformV3" in table["note"].iloc[3]
 
@@ -144,3 +143,25 @@ def test_pipeline_has_one_block_per_classifier_and_one_table():
     assert {"resnet9_fast.model_if_present", "test_split", "params:export"} <= pipeline.inputs()
     assert {"export_table", "export_table_markdown"} <= pipeline.outputs()
     assert np.all([node.name for node in pipeline.nodes])
+
+
+def test_resnet9_fast_with_its_whitening_stem_exports_to_every_format(tmp_path):
+    # The conf recipe's first layer is a project layer (PatchWhitening) fit to the data.
+    model, _, _ = fit_model(
+        tiny_split(32, 0), tiny_split(8, 1), None,
+        {"builder": "resnet9_fast", "width": 4, "stem": "whitening"},
+        {"epochs": 1, "batch_size": 8, "verbose": 0, "normalization": "rescale",
+         "optimizer": {"name": "sgd", "learning_rate": 0.1}},
+        architecture="whitened", work_dir=tmp_path / "run",
+    )  # fmt: skip
+    datasets = _datasets(tmp_path)
+    for result in n.export_model(model, EXPORT, "whitened"):
+        datasets[result.format].save(result)
+    loaded = {fmt: ds.load() for fmt, ds in datasets.items()}
+    table = n.evaluate_exports(
+        model, *loaded.values(), {"images": random_images(24, seed=1, size=16)}, EXPORT, "w"
+    )
+    exports = table.iloc[1:]
+    assert (exports["status"] == "ok").all(), table["note"].tolist()
+    assert (exports["agreement"] == 1.0).all()
+    assert (exports["max_abs_probability_difference"] < 1e-4).all()
