@@ -141,11 +141,14 @@ def winners(rows: list[dict[str, Any]], reference: str) -> list[str]:
         these = [r for r in rows if r["budget_min"] == minutes]
         best = max(these, key=lambda r: r["test_accuracy"])
         ref = next((r for r in these if r["architecture"] == reference), None)
+        others = [r for r in these if r is not ref]
+        # The reference's gap to the best other architecture (its margin when it wins).
+        rival = max(others, key=lambda r: r["test_accuracy"]) if others else None
         gap = (
             ""
-            if ref is None
-            else f"; {reference} {100 * (ref['test_accuracy'] - best['test_accuracy']):+.1f} "
-            "points vs the best"
+            if ref is None or rival is None
+            else f"; {reference} {100 * (ref['test_accuracy'] - rival['test_accuracy']):+.1f} "
+            f"points vs the best other ({rival['architecture']})"
         )
         verdict = "" if ref is None else f" ({reference} {'wins' if ref is best else 'loses'})"
         lines.append(
