@@ -12,6 +12,7 @@ from cifar100_kedro.training import budget, engine
 from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.recipe import RecipeError, parse_recipe
 from tests.tiny_models import tiny_split
+from tests.training.test_engine import _Interrupt
 
 MODEL = {"builder": "resnet9_fast", "width": 4}
 TRAIN = {
@@ -134,12 +135,6 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     assert prep.filters == expected["width"]
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-
 def test_shortened_epochs_fill_the_budget_and_resume_to_the_same_model(tmp_path, monkeypatch):
     # A fixed measurement (1 s per step and per validation pass) makes the plan exact: 17 s
     # buy 2 whole epochs of 5 steps and part of a third, so 3 epochs of 4 steps are trained.
@@ -161,7 +156,7 @@ def test_shortened_epochs_fill_the_budget_and_resume_to_the_same_model(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         fit_model(
             data, val, None, MODEL, train, architecture="filled", work_dir=tmp_path / "cut",
-            device_settings=device, extra_callbacks=[_Interrupt()],
+            device_settings=device, extra_callbacks=[_Interrupt(after_epoch=2)],
         )  # fmt: skip
     resumed, _, resumed_summary = fit_model(
         data, val, None, MODEL, train, architecture="filled", work_dir=tmp_path / "cut",

@@ -11,6 +11,7 @@ from cifar100_kedro.training.engine import fit_model
 from cifar100_kedro.training.layers import ProgressiveResize
 from cifar100_kedro.training.recipe import RecipeError, parse_recipe, resize_for_epoch
 from tests.tiny_models import tiny_split
+from tests.training.test_engine import _Interrupt
 
 MODEL = {"builder": "resnet9_fast", "width": 4}
 PHASES = [{"size": 8, "until": 0.4}, {"size": 12, "until": 0.7}]
@@ -83,12 +84,6 @@ class _SizeRecorder(keras.callbacks.Callback):
             self.sizes.append(int(self.model.get_layer("progressive_resize").size.numpy()))
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-
 def test_training_follows_the_schedule_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     train, val = tiny_split(32, 0), tiny_split(8, 1)
     recipe = {**TRAIN, "callbacks": {"backup_and_restore": True}}
@@ -102,7 +97,8 @@ def test_training_follows_the_schedule_and_a_resumed_run_equals_an_uninterrupted
     with pytest.raises(KeyboardInterrupt):
         fit_model(
             train, val, None, MODEL, recipe, architecture="cut", work_dir=tmp_path / "cut",
-            extra_callbacks=[_Interrupt()], device_settings={"deterministic": True, "seed": 3},
+            extra_callbacks=[_Interrupt(after_epoch=2)],
+            device_settings={"deterministic": True, "seed": 3},
         )  # fmt: skip
     resumed_sizes = _SizeRecorder()
     resumed, _, summary = fit_model(
