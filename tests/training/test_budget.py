@@ -108,12 +108,9 @@ def test_a_tiny_budget_trains_part_of_one_epoch_and_says_so(tmp_path, caplog):
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 1
 
 
-# Probed narrowest first: a tiny min_epochs measures both and takes the wide one; a huge one
-# stops after the narrow one falls short (and trains it).
-@pytest.mark.parametrize(("min_epochs", "chosen", "probes"), [(1e-9, 0, 2), (1e9, 1, 1)])
-def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
-    tmp_path, min_epochs, chosen, probes
-):
+# Measured for real: a tiny min_epochs probes both candidates and takes the wide one.
+def test_the_plan_chooses_the_network_and_batch_the_engine_trains(tmp_path):
+    min_epochs, chosen, probes = 1e-9, 0, 2
     plan = {**PLAN, "min_epochs": min_epochs}
     # A budget the warm-up cannot use up even on a busy machine (it counts against it);
     # epochs=1 keeps the run short.
@@ -133,6 +130,44 @@ def test_the_plan_chooses_the_network_and_batch_the_engine_trains(
     assert summary["batch_size"] == expected["batch_size"]
     prep = model.get_layer("resnet9_fast").get_layer("prep_conv")
     assert prep.filters == expected["width"]
+
+
+# With a fixed measurement per candidate (told apart by their steps per epoch: 32 images
+# in batches of 16 or 4), 121.5 s buy the narrow one 121.5 / (8·1 + 1) = 13.5 epochs and
+# the wide one 121.5 / (2·10 + 2) = 5.5 (a second or two of set-up changes neither's
+# whole epochs). The wide one is probed only when the narrow one buys twice what is
+# needed; what is needed is min_epochs, or the epoch cap when lower.
+@pytest.mark.parametrize(
+    ("min_epochs", "cap", "chosen", "probes", "epochs"),
+    [
+        (4, None, 0, 2, 5),  # both buy 4: the wide one (a sixth epoch of 1 step: not worth it)
+        (8, None, 1, 1, 13),  # 13.3 < 2 × 8: the wide one is not probed
+        (8, 2, 0, 2, 2),  # capped at 2 epochs, which the wide one buys
+    ],
+)
+def test_the_plan_needs_min_epochs_or_the_epoch_cap(
+    tmp_path, monkeypatch, min_epochs, cap, chosen, probes, epochs
+):
+    timings = {
+        8: budget.Timing(per_step=1.0, per_eval=1.0, startup=0.0),
+        2: budget.Timing(per_step=10.0, per_eval=2.0, startup=0.0),
+    }
+    measured = []
+
+    def fixed_timing(factory, train_for, validation, steps_per_epoch, sizes):
+        measured.append(steps_per_epoch)
+        return timings[steps_per_epoch]
+
+    monkeypatch.setattr(engine, "measure_seconds", fixed_timing)
+    plan = {**PLAN, "min_epochs": min_epochs}
+    train = {**TRAIN, "time_budget_minutes": 2.025, "epochs": cap, "budget_plan": plan}
+    _, history, summary = fit_model(
+        tiny_split(32, 0), tiny_split(8, 1), None, MODEL, train, architecture="plan",
+        work_dir=tmp_path,
+    )  # fmt: skip
+    assert summary["budget"]["candidate"] == chosen
+    assert len(measured) == probes == len(summary["budget"]["epochs_bought"])
+    assert summary["budget"]["epochs"] == epochs == len(history)
 
 
 def test_shortened_epochs_fill_the_budget_and_resume_to_the_same_model(tmp_path, monkeypatch):

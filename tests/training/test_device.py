@@ -96,3 +96,36 @@ def test_a_later_run_without_determinism_turns_it_off_and_keeps_xla():
     assert not is_op_determinism_enabled()
     model.compile(optimizer="sgd", loss="mse", jit_compile=True)
     assert model.jit_compile is True
+
+
+# Off by default (its optimiser thread stalled iterator teardown: inputs.pipeline_options).
+@pytest.mark.parametrize(("settings", "autotune"), [({}, False), ({"data_autotune": True}, True)])
+def test_the_engine_input_pipelines_follow_device_data_autotune(
+    tmp_path, monkeypatch, settings, autotune
+):
+    from cifar100_kedro.training import engine
+    from tests.tiny_models import tiny_split
+
+    built = []
+
+    def recording_prepare_data(*args, **kwargs):
+        data = engine_prepare_data(*args, **kwargs)
+        built.append(data)
+        return data
+
+    engine_prepare_data = engine.prepare_data
+    monkeypatch.setattr(engine, "prepare_data", recording_prepare_data)
+    train = {
+        "epochs": 1, "batch_size": 8, "verbose": 0, "normalization": "rescale",
+        "optimizer": {"name": "sgd", "learning_rate": 0.1},
+    }  # fmt: skip
+    fit_model(
+        tiny_split(16, 0), tiny_split(8, 1), None, {"builder": "resnet9_fast", "width": 4},
+        train, architecture="autotune", work_dir=tmp_path, device_settings=settings,
+    )  # fmt: skip
+    assert built
+    for data in built:
+        training = data.train_for(iterations=keras.Variable(0, dtype="int64"))
+        for dataset in (training, data.validation):
+            assert dataset.options().autotune.enabled is autotune
+        assert training.options().deterministic  # the training order stays a pure function

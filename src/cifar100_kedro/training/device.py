@@ -7,7 +7,8 @@ naming the key),
 ``xla``, ``intra_op_threads`` / ``inter_op_threads`` (0 = TensorFlow's default), ``seed``,
 ``deterministic``, ``strategy`` (default | mirrored | multi_worker_mirrored) and
 ``cpu_logical_devices`` (split the CPU into N logical devices, to exercise ``mirrored`` on a
-machine without GPUs).
+machine without GPUs) and ``data_autotune`` (tf.data's autotuner on the input pipelines;
+off by default, see ``inputs.pipeline_options``).
 
 Every training node takes ``params:device`` as an input and hands it to the engine, which
 calls :func:`runtime`: a node called from a notebook or by another runner sees the same
@@ -52,6 +53,7 @@ class DeviceSettings:
     deterministic: bool = False
     strategy: str = "default"
     cpu_logical_devices: int = 0
+    data_autotune: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def parse_device(settings: Mapping[str, Any] | DeviceSettings | None) -> DeviceS
         deterministic=bool(settings.get("deterministic", False)),
         strategy=_choice(settings, "strategy", STRATEGIES, "default"),
         cpu_logical_devices=int(settings.get("cpu_logical_devices") or 0),
+        data_autotune=bool(settings.get("data_autotune", False)),
     )
 
 

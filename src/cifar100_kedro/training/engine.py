@@ -148,7 +148,8 @@ def _reseed(seed: int) -> None:
 
 def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, Any]:
     """Measure the recipe (its ``budget_plan`` candidates narrowest first, until the next
-    one cannot reach ``min_epochs``) and return what the budget trains (``training/budget.py``).
+    one cannot reach ``min_epochs``, or the epoch cap when lower) and return what the budget
+    trains (``training/budget.py``).
 
     The warm-up counts against the budget: what it spent is taken out before the epochs are
     planned, so the whole call takes about the budget.
@@ -159,6 +160,12 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
     sizes = tuple(phase["size"] for phase in phases)
     cap = recipe.train.epochs
     indices = list(reversed(range(len(plan["candidates"])))) if plan else [None]
+    # A capped run trains at most ``cap`` epochs: more than that bought is wasted, so a
+    # candidate that buys the cap is enough (the demo's cap of 1 otherwise trained one
+    # epoch of a narrow network and left most of the budget unused).
+    needed = None
+    if plan:
+        needed = min(plan["min_epochs"], cap) if cap else plan["min_epochs"]
     bought: dict[Any, float] = {}
     measured = {}
     for index in indices:
@@ -171,12 +178,12 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
         bought[index] = _epochs_bought(
             timing, phases, data.steps_per_epoch, budget_minutes - spent / 60, cap
         )
-        if plan is None or bought[index] < WIDER_COSTS_AT_LEAST * plan["min_epochs"]:
+        if plan is None or bought[index] < WIDER_COSTS_AT_LEAST * needed:
             # The next (wider) candidate costs at least twice as much per epoch, so it
             # cannot buy min_epochs: not probing it saves its warm-up (the widest ResNet-9's
             # probe takes 100 s on the 2-core CPU).
             break
-    chosen = choose_candidate(bought, plan["min_epochs"]) if plan else None
+    chosen = choose_candidate(bought, needed) if plan else None
     timing, steps_per_epoch = measured[chosen]
     warmup = time.perf_counter() - started
     epochs, steps = plan_epochs(
@@ -356,7 +363,7 @@ def _train(
 
     def setup(variant: Recipe):
         _reseed(seed)
-        data = prepare_data(variant, train, validation, seed)
+        data = prepare_data(variant, train, validation, seed, runtime.settings.data_autotune)
         return data, _model_factory(
             variant, data, normalization_stats, runtime, seed, pretrained, train["images"]
         )

@@ -68,6 +68,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cifar100_kedro.training.inputs import pipeline_options
+
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -661,6 +663,7 @@ def epoch_dataset(
     augment_seed_generators: Sequence[Any] = (),
     reconstruct: bool = False,
     epoch_steps: int | None = None,
+    autotune: bool = False,
 ) -> tf.data.Dataset:
     """One epoch of training batches, in the order of the epoch the optimiser is at.
 
@@ -683,6 +686,8 @@ def epoch_dataset(
     ``epoch_steps``: shortened epochs (a time budget filling its time, ``budget.plan_epochs``):
     each epoch is the first ``epoch_steps`` batches of its own order, and the epoch index
     counts these short epochs, so every epoch draws a fresh subset without repeats.
+
+    ``autotune``: tf.data's autotuner (``inputs.pipeline_options``: off by default).
     """
     count = len(labels)
     whole = steps_per_epoch(count, batch_size)
@@ -735,7 +740,6 @@ def epoch_dataset(
         stream = stream.map(gather)
     else:
         stream = stream.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    options = tf.data.Options()
-    options.deterministic = True
     stream = stream.apply(tf.data.experimental.assert_cardinality(steps))
+    options = pipeline_options(autotune, deterministic=True)
     return stream.with_options(options).prefetch(tf.data.AUTOTUNE)

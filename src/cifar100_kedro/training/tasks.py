@@ -64,9 +64,16 @@ TASKS = {task.name: task for task in (CLASSIFICATION, RECONSTRUCTION)}
 
 
 def prepare_data(
-    recipe: Recipe, train: Mapping[str, np.ndarray], validation: Mapping[str, np.ndarray], seed: int
+    recipe: Recipe,
+    train: Mapping[str, np.ndarray],
+    validation: Mapping[str, np.ndarray],
+    seed: int,
+    autotune: bool = False,
 ) -> TaskData:
-    """The input pipelines of ``recipe``'s task (checks the batch against the data)."""
+    """The input pipelines of ``recipe``'s task (checks the batch against the data).
+
+    ``autotune``: tf.data's autotuner on them (``device.data_autotune``).
+    """
     settings, where = recipe.train, f"{recipe.namespace}.train"
     images = train["images"]
     if settings.batch_size > len(images):
@@ -82,9 +89,11 @@ def prepare_data(
         return TaskData(
             partial(
                 epoch_dataset, images, np.zeros(len(images), np.int32), settings.batch_size,
-                seed=seed, reconstruct=True,
+                seed=seed, reconstruct=True, autotune=autotune,
             ),
-            make_reconstruction_dataset(validation["images"], settings.batch_size),
+            make_reconstruction_dataset(
+                validation["images"], settings.batch_size, autotune=autotune
+            ),
             0, len(images), len(validation["images"]), steps, shape, dtype,
         )  # fmt: skip
     y_train, y_val = train[settings.label_mode], validation[settings.label_mode]
@@ -93,7 +102,7 @@ def prepare_data(
     if settings.augmentation_placement == "dataset":
         augment = dataset_augmenter(settings.augmentation, seed, where)
     generators = tuple(augment.seed_generators) if augment is not None else ()
-    common = {"num_classes": num_classes, "one_hot": settings.one_hot}
+    common = {"num_classes": num_classes, "one_hot": settings.one_hot, "autotune": autotune}
     return TaskData(
         partial(
             epoch_dataset, images, y_train, settings.batch_size, seed=seed, augment=augment,
