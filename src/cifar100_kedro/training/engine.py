@@ -180,7 +180,7 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
         )
         if plan is None or bought[index] < WIDER_COSTS_AT_LEAST * needed:
             # The next (wider) candidate costs at least twice as much per epoch, so it
-            # cannot buy min_epochs: not probing it saves its warm-up (the widest ResNet-9's
+            # cannot buy what is needed: not probing it saves its warm-up (the widest ResNet-9's
             # probe takes 100 s on the 2-core CPU).
             break
     chosen = choose_candidate(bought, needed) if plan else None
