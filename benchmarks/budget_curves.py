@@ -24,10 +24,12 @@ accuracy against budget, and validation accuracy against training wall time for 
         [--only-at MINUTES=a,b ...] [--archive PATH [--max-train N]]
         [--train-per-class N] [--test-per-class M] [--plot PATH] [--rows PATH.json]
         [--set NS.train.KEY=VALUE ...]
-    python benchmarks/budget_curves.py --replot PATH.json --plot PATH.png
+    python benchmarks/budget_curves.py --replot PATH.json [MORE.json ...] --plot PATH.png
 
 ``--rows`` saves every row (with its validation curve, the hardware line and the data) as
 JSON, so ``--replot`` can redraw the plot and reprint the table without training again.
+Given several files (runs on the same data, e.g. a 60-minute row run on its own), it draws
+their rows together, with each run's hardware line in the title.
 
 ``--only-at 15=chavez_m2,resnet9_fast`` runs only those architectures at the 15-minute budget
 (every architecture at 1 minute, the front-runners at the long budgets: 18 architectures at
@@ -150,7 +152,12 @@ def winners(rows: list[dict[str, Any]], reference: str) -> list[str]:
             else f"; {reference} {100 * (ref['test_accuracy'] - rival['test_accuracy']):+.1f} "
             f"points vs the best other ({rival['architecture']})"
         )
-        verdict = "" if ref is None else f" ({reference} {'wins' if ref is best else 'loses'})"
+        if ref is None:
+            verdict = ""
+        elif rival is None:  # alone at this budget: no verdict to give
+            verdict = f" (only {reference} ran)"
+        else:
+            verdict = f" ({reference} {'wins' if ref is best else 'loses'})"
         lines.append(
             f"{minutes:g} min: best {best['architecture']} {100 * best['test_accuracy']:.1f} %"
             f"{gap}{verdict}"
@@ -260,8 +267,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--plot", type=Path, help="write the curves as a PNG here")
     parser.add_argument("--rows", type=Path, help="save the rows as JSON here (for --replot)")
     parser.add_argument(
-        "--replot", type=Path, metavar="ROWS.json",
-        help="train nothing: reprint and replot the rows a --rows run saved",
+        "--replot", type=Path, nargs="+", metavar="ROWS.json",
+        help="train nothing: reprint and replot the rows --rows runs saved (same data)",
     )  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="NS.train.KEY=VALUE")
     parser.add_argument(
@@ -270,8 +277,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.replot:
-        rows, header, source = load_rows(args.replot, parser.error)
-        print(f"{header}\ndata: {source}\nrows: {args.replot}")
+        rows, headers, sources = [], [], {}
+        for path in args.replot:
+            more, run_header, run_source = load_rows(path, parser.error)
+            rows += more
+            headers.append(run_header)
+            sources[str(path)] = run_source
+        if len(set(sources.values())) > 1:
+            parser.error(f"--replot: the files were measured on different data: {sources}")
+        header, source = "\n".join(headers), next(iter(sources.values()))
+        print(f"{header}\ndata: {source}\nrows: {', '.join(sources)}")
         report(rows, args.reference)
         if args.plot:
             plot(rows, args.plot, f"{header}\ndata: {source}")

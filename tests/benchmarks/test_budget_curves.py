@@ -47,3 +47,47 @@ def test_replot_of_a_file_that_is_not_a_rows_file_names_it(tmp_path, capsys, con
         budget_curves.main(["--replot", str(path)])
     error = capsys.readouterr().err
     assert f"--replot {path}: not a rows file written by --rows" in error
+
+
+def _rows_file(path: Path, data: str, rows: list[tuple[float, str, float]]) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "hardware": f"machine of {path.stem}",
+                "data": data,
+                "rows": [
+                    {"budget_min": b, "architecture": a, "test_accuracy": t, "curve": [[1.0, t]]}
+                    for b, a, t in rows
+                ],
+            }
+        )
+    )
+    return path
+
+
+def test_replot_draws_several_runs_together_and_gives_no_verdict_to_a_lone_model(
+    tmp_path, capsys
+):
+    # A run at 1 minute with a rival, and a 60-minute row run alone (as in docs/resnet9_fast.md).
+    short = _rows_file(
+        tmp_path / "short.json", "archive.tar.gz",
+        [(1.0, "resnet9_fast", 0.7), (1.0, "chavez_m2", 0.6)],
+    )  # fmt: skip
+    long = _rows_file(tmp_path / "long.json", "archive.tar.gz", [(60.0, "resnet9_fast", 0.9)])
+    plot_path = tmp_path / "both.png"
+    rows = budget_curves.main(["--replot", str(short), str(long), "--plot", str(plot_path)])
+    printed = capsys.readouterr().out
+    assert [row["budget_min"] for row in rows] == [1.0, 1.0, 60.0]
+    assert "machine of short" in printed and "machine of long" in printed
+    assert "1 min: best resnet9_fast 70.0 %; resnet9_fast +10.0 points" in printed
+    assert "(resnet9_fast wins)" in printed
+    assert "60 min: best resnet9_fast 90.0 % (only resnet9_fast ran)" in printed
+    assert plot_path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_replot_refuses_runs_on_different_data(tmp_path, capsys):
+    one = _rows_file(tmp_path / "one.json", "a.tar.gz", [(1.0, "resnet9_fast", 0.7)])
+    other = _rows_file(tmp_path / "other.json", "synthetic", [(5.0, "resnet9_fast", 0.8)])
+    with pytest.raises(SystemExit):
+        budget_curves.main(["--replot", str(one), str(other)])
+    assert "--replot: the files were measured on different data" in capsys.readouterr().err
