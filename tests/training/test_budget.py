@@ -225,3 +225,39 @@ def test_a_shortened_epoch_is_the_start_of_its_own_epoch_order():
     assert set(labels_of(3, 0)) != set(labels_of(3, 3))  # each epoch a different subset
     with pytest.raises(ValueError, match="epoch_steps=6: an epoch has 1 to 5 steps"):
         epoch_dataset(images, labels, 8, seed=1, iterations=iterations, epoch_steps=6)
+
+
+# On a fake clock each probe takes 10 s, and the next probe is paid for before it is made.
+# 50 s: the narrow one (8 steps of 1 s + 1 s = 9 s an epoch) would have 30 s left after a
+# second probe, 3.3 epochs, less than twice min_epochs (2), so the wide one (at least twice
+# as costly) is not probed and the narrow one gets 40 s. (Counting only the probes made,
+# 4.4 epochs, probed it and left 30 s.) 70 s: both are probed; the 50 s left buy the wide one
+# (2 steps of 10 s + 2 s) 2.3 epochs, enough.
+@pytest.mark.parametrize(("minutes", "chosen", "probes"), [(50 / 60, 1, 1), (70 / 60, 0, 2)])
+def test_the_probes_count_against_the_budget_they_plan(monkeypatch, minutes, chosen, probes):
+    from types import SimpleNamespace
+
+    clock = [0.0]
+    timings = {
+        8: budget.Timing(per_step=1.0, per_eval=1.0, startup=0.0),
+        2: budget.Timing(per_step=10.0, per_eval=2.0, startup=0.0),
+    }
+
+    def slow_probe(factory, train_for, validation, steps_per_epoch, sizes):
+        clock[0] += 10.0
+        return timings[steps_per_epoch]
+
+    monkeypatch.setattr(engine, "measure_seconds", slow_probe)
+    monkeypatch.setattr(engine, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    plan = {**PLAN, "min_epochs": 2}
+    train = {**TRAIN, "time_budget_minutes": minutes, "budget_plan": plan}
+    recipe = parse_recipe("r", MODEL, train)
+
+    def setup(variant):
+        steps = 32 // variant.train.batch_size
+        return SimpleNamespace(steps_per_epoch=steps, train_for=None, validation=None), None
+
+    choice = engine._budget_choice(recipe, setup, minutes)
+    assert choice["candidate"] == chosen
+    assert len(choice["epochs_bought"]) == probes
+    assert choice["warmup_seconds"] == pytest.approx(10.0 * probes)

@@ -166,26 +166,33 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
     needed = None
     if plan:
         needed = min(plan["min_epochs"], cap) if cap else plan["min_epochs"]
-    bought: dict[Any, float] = {}
     measured = {}
     for index in indices:
+        probe_started = time.perf_counter()
         data, factory = setup(candidate_recipe(recipe, index))
         timing = measure_seconds(
             factory, data.train_for, data.validation, data.steps_per_epoch, sizes
         )
-        spent = time.perf_counter() - started
         measured[index] = (timing, data.steps_per_epoch)
-        bought[index] = _epochs_bought(
-            timing, phases, data.steps_per_epoch, budget_minutes - spent / 60, cap
+        # The next (wider) candidate costs at least twice as much per epoch, and its probe
+        # takes at least as long as this one: probe it only when, after that probe, this
+        # candidate would still buy twice what is needed (else the wider one cannot buy it,
+        # and not probing it saves its warm-up: the widest ResNet-9's takes 100 s on the
+        # 2-core CPU, and a short budget's probes would eat the budget).
+        after_next_probe = time.perf_counter() - started + (time.perf_counter() - probe_started)
+        left = _epochs_bought(
+            timing, phases, data.steps_per_epoch, budget_minutes - after_next_probe / 60, cap
         )
-        if plan is None or bought[index] < WIDER_COSTS_AT_LEAST * needed:
-            # The next (wider) candidate costs at least twice as much per epoch, so it
-            # cannot buy what is needed: not probing it saves its warm-up (the widest ResNet-9's
-            # probe takes 100 s on the 2-core CPU).
+        if plan is None or left < WIDER_COSTS_AT_LEAST * needed:
             break
+    warmup = time.perf_counter() - started
+    # What each measured candidate buys with the budget actually left after every probe.
+    bought = {
+        index: _epochs_bought(timing, phases, steps, budget_minutes - warmup / 60, cap)
+        for index, (timing, steps) in measured.items()
+    }
     chosen = choose_candidate(bought, needed) if plan else None
     timing, steps_per_epoch = measured[chosen]
-    warmup = time.perf_counter() - started
     epochs, steps = plan_epochs(
         timing.per_step, timing.per_eval, steps_per_epoch, budget_minutes - warmup / 60,
         timing.startup, _step_seconds(timing, phases), cap,
