@@ -179,7 +179,8 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
         # candidate would still buy twice what is needed (else the wider one cannot buy it,
         # and not probing it saves its warm-up: the widest ResNet-9's takes 100 s on the
         # 2-core CPU, and a short budget's probes would eat the budget).
-        after_next_probe = time.perf_counter() - started + (time.perf_counter() - probe_started)
+        now = time.perf_counter()
+        after_next_probe = (now - started) + (now - probe_started)
         left = _epochs_bought(
             timing, phases, data.steps_per_epoch, budget_minutes - after_next_probe / 60, cap
         )
