@@ -378,7 +378,11 @@ def _train(
 
     epochs, steps, budget = settings.epochs, None, None
     if settings.time_budget_minutes:
-        budget = folder.recorded_budget(fingerprint) if resumable else None
+        # A resumed run trains what its first attempt chose. A new run (no saved state, e.g.
+        # the same command again after the outputs were saved, maybe on another machine)
+        # measures again: a plan measured elsewhere would miss this machine's budget.
+        resuming_a_run = resumable and resume.has_backup(folder.backup_dir)
+        budget = folder.recorded_budget(fingerprint) if resuming_a_run else None
         if budget is None:
             budget = _budget_choice(recipe, setup, settings.time_budget_minutes)
             folder.record_budget(fingerprint, budget)

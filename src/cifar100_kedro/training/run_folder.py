@@ -9,7 +9,7 @@
 - ``best.weights.h5``: the recipe's ``model_checkpoint``, when it has one;
 - ``budget.json``: what a ``time_budget_minutes`` recipe measured and chose (network
   candidate, epochs or partial-epoch steps), so a resumed run trains the same instead of
-  measuring again.
+  measuring again (a run with no saved state to resume measures again).
 
 Beside it, ``<namespace>.lock`` is held while the folder is in use.
 
