@@ -92,11 +92,12 @@ def synthetic_splits(train_per_class: int, test_per_class: int):
 
 def test_accuracy(model, test: dict[str, np.ndarray], label_mode: str, tta: bool) -> float:
     """Top-1 accuracy on the test split (flip TTA when the recipe asks for it)."""
+    from cifar100_kedro.training.inputs import predict_arrays
     from cifar100_kedro.training.tta import predict_with_flip_tta
 
     images = test["images"]
     probabilities = (
-        predict_with_flip_tta(model, images) if tta else model.predict(images, verbose=0)
+        predict_with_flip_tta(model, images) if tta else predict_arrays(model, images)
     )
     return float((np.argmax(probabilities, axis=1) == test[label_mode]).mean())
 

@@ -60,6 +60,11 @@ BENCHMARKS = (
         "resnet9_fast's fast-training ingredients one at a time, fixed epochs",
         "ingredients.py",
     ),
+    (
+        "predict_teardown",
+        "Stalls after model.predict on NumPy (autotuner on) vs predict_arrays (off)",
+        "predict_teardown.py",
+    ),
     ("flops", "FLOPs per image and parameters", "flops.py"),
     ("resume_soak", "Resume soak: random SIGKILLs of a training run", "resume_soak.py"),
 )
@@ -73,6 +78,7 @@ README_END = "<!-- BENCHMARK-RESULTS:END -->"
 # Small-size arguments for a script without its own ``--quick`` option (its documented smoke run).
 QUICK_FALLBACK = {
     "ingredients": ["--epochs", "2", "--width", "8", "--train-per-class", "10"],
+    "predict_teardown": ["--images", "300", "--trials", "1"],
     "budget_curves": ["--budgets", "0.5,1", "--train-per-class", "20", "--test-per-class", "5"],
     "fish_subset_vs_paper": [
         "--train-per-class",

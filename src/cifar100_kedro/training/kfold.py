@@ -37,6 +37,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from cifar100_kedro.data.statistics import compute_normalization_stats
 from cifar100_kedro.training import recipe
 from cifar100_kedro.training.engine import fit_model
+from cifar100_kedro.training.inputs import predict_arrays
 from cifar100_kedro.training.recipe import RecipeError
 
 logger = logging.getLogger(__name__)
@@ -121,9 +122,7 @@ def score_held_out(
 ) -> dict[str, float]:
     """``{"accuracy", "loss"}`` of ``model`` on ``held_out`` (see the module docstring)."""
     labels = np.asarray(held_out[label_mode]).astype(np.int64)
-    probabilities = np.asarray(
-        model.predict(held_out["images"], batch_size=batch_size, verbose=0), dtype=np.float64
-    )
+    probabilities = predict_arrays(model, held_out["images"], batch_size).astype(np.float64)
     if probabilities.ndim != 2 or probabilities.shape[0] != len(labels):
         raise ValueError(
             f"model output has shape {probabilities.shape}, expected ({len(labels)}, classes)"

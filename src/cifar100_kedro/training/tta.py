@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from cifar100_kedro.training.inputs import predict_arrays
+
 
 def predict_with_flip_tta(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities of ``images`` averaged with those of their horizontal mirror.
@@ -44,12 +46,8 @@ def predict_with_flip_tta(model: Any, images: np.ndarray, batch_size: int = 256)
         )
     # Axis 2 is the width in N×H×W×C: a left-right mirror, as RandomFlip("horizontal") makes.
     mirrored = np.ascontiguousarray(images[:, :, ::-1, :])
-    plain = np.asarray(
-        model.predict(images, batch_size=int(batch_size), verbose=0), dtype=np.float32
-    )
-    flipped = np.asarray(
-        model.predict(mirrored, batch_size=int(batch_size), verbose=0), dtype=np.float32
-    )
+    plain = predict_arrays(model, images, int(batch_size)).astype(np.float32)
+    flipped = predict_arrays(model, mirrored, int(batch_size)).astype(np.float32)
     if plain.shape != flipped.shape or plain.shape[0] != images.shape[0]:
         raise ValueError(
             f"predict_with_flip_tta: the model returned {plain.shape} and {flipped.shape} for "

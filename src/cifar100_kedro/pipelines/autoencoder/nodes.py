@@ -25,6 +25,7 @@ from cifar100_kedro.pipelines.autoencoder.images import (
     read_npz_images,
 )
 from cifar100_kedro.training.engine import fit_model
+from cifar100_kedro.training.inputs import predict_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def plot_reconstructions(
     )
     originals = images[picked]
     reconstructions = np.clip(
-        np.asarray(model.predict(originals, verbose=0), dtype=np.float32), 0.0, 1.0
+        predict_arrays(model, originals).astype(np.float32), 0.0, 1.0
     )
     targets = originals.astype(np.float32) / 255.0
     errors = ((reconstructions - targets) ** 2).mean(axis=(1, 2, 3))

@@ -242,6 +242,9 @@ def predict_test_set(
         )
     batch_size = int(reporting.get("batch_size", 256))
     logger.info("%s: predicting %d test images (%s labels)", name, len(images), mode)
+    # Imported here: it brings TensorFlow, which the rest of this module does not need.
+    from cifar100_kedro.training.inputs import predict_arrays
+
     start = time.perf_counter()
     if training_summary.get("tta"):
         # The recipe asks for horizontal-flip test-time augmentation (e.g. resnet9_fast).
@@ -249,7 +252,7 @@ def predict_test_set(
 
         probabilities = predict_with_flip_tta(model, images, batch_size=batch_size)
     else:
-        probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+        probabilities = predict_arrays(model, images, batch_size)
     logger.info(
         "%s: test predictions done in %.1f s%s",
         name,
