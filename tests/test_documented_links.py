@@ -51,7 +51,7 @@ def test_github_anchor_follows_githubs_rule():
         github_anchor("Accuracy per wall budget (`benchmarks/budget_curves.py`)")
         == "accuracy-per-wall-budget-benchmarksbudget_curvespy"
     )
-    assert github_anchor("60 minutes (two later runs)") == "60-minutes-two-later-runs"
+    assert github_anchor("60 minutes (two runs, 09:26 UTC)") == "60-minutes-two-runs-0926-utc"
 
 
 @pytest.mark.parametrize(("document", "link"), _relative_links())

@@ -18,9 +18,11 @@ def pipeline_options(autotune: bool = False, deterministic: bool | None = None) 
     tf.data's autotuner is off by default. Budget runs stalled 30-50 s with the CPU idle at
     the start of a validation pass (gdb: ``IteratorResource::~IteratorResource`` waiting on
     a tf.data thread), 11-21 % of the 5- and 15-minute runs; the autotuner's optimiser
-    thread, which sleeps up to a minute between rounds, is the likely one (not proven; the
-    60-minute runs with it off had no stall). Off, ``AUTOTUNE`` still means a map parallelism of the
-    core count and a prefetch buffer that grows with demand (the autotuner-free defaults).
+    thread, which sleeps up to a minute between rounds, is the likely one. With it off no
+    training epoch has stalled since (the 60-minute runs, the 1-15-minute rerun), and
+    ``benchmarks/predict_teardown.py`` saw a 45 s stall after a predict with it on, none
+    with it off. Off, ``AUTOTUNE`` still means a map parallelism of the core count and a
+    prefetch buffer that grows with demand (the autotuner-free defaults).
     Measured on the 2-core CPU (docs/engine.md): the same epoch time (18.3 vs 18.4 s), and
     with the autotuner on 5 of 19 epoch ends or iterator teardowns took 1 s longer, none
     with it off.
