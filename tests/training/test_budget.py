@@ -259,14 +259,19 @@ def test_a_shortened_epoch_is_the_start_of_its_own_epoch_order():
         epoch_dataset(images, labels, 8, seed=1, iterations=iterations, epoch_steps=6)
 
 
-# On a fake clock each probe takes 10 s, and the next probe is paid for before it is made.
-# 50 s: the narrow one (8 steps of 1 s + 1 s = 9 s an epoch) would have 30 s left after a
-# second probe, 3.3 epochs, less than twice min_epochs (2), so the wide one (at least twice
-# as costly) is not probed and the narrow one gets 40 s. (Counting only the probes made,
-# 4.4 epochs, probed it and left 30 s.) 70 s: both are probed; the 50 s left buy the wide one
-# (2 steps of 10 s + 2 s) 2.3 epochs, enough.
-@pytest.mark.parametrize(("minutes", "chosen", "probes"), [(50 / 60, 1, 1), (70 / 60, 0, 2)])
-def test_the_probes_count_against_the_budget_they_plan(monkeypatch, minutes, chosen, probes):
+# On a fake clock the narrow candidate's probe takes 2 s and the wide one's 16 s (twice the
+# cost per image, four times the batch: 8 x), and the next probe is paid for, at that
+# estimate, before it is made. Each needs 1 epoch (min_epochs), so the narrow one (8 steps
+# of 1 s + 1 s = 9 s an epoch) must buy 2 after the wide probe. 30 s: (30 - 2 - 16) / 9 =
+# 1.3, so the wide one is not probed and the narrow one gets 28 s. (Taking the next probe to
+# be as long as the last, 26 / 9 = 2.9 probed it, and 12 s were left.) 60 s: both are
+# probed; the 42 s left buy the wide one (2 steps of 10 s + 2 s) 1.9 epochs, enough.
+@pytest.mark.parametrize(
+    ("minutes", "chosen", "probes", "warmup"), [(30 / 60, 1, 1, 2.0), (60 / 60, 0, 2, 18.0)]
+)
+def test_the_probes_count_against_the_budget_they_plan(
+    monkeypatch, minutes, chosen, probes, warmup
+):
     from types import SimpleNamespace
 
     clock = [0.0]
@@ -274,14 +279,15 @@ def test_the_probes_count_against_the_budget_they_plan(monkeypatch, minutes, cho
         8: budget.Timing(per_step=1.0, per_eval=1.0, startup=0.0),
         2: budget.Timing(per_step=10.0, per_eval=2.0, startup=0.0),
     }
+    probe_seconds = {8: 2.0, 2: 16.0}
 
     def slow_probe(factory, train_for, validation, steps_per_epoch, sizes):
-        clock[0] += 10.0
+        clock[0] += probe_seconds[steps_per_epoch]
         return timings[steps_per_epoch]
 
     monkeypatch.setattr(engine, "measure_seconds", slow_probe)
     monkeypatch.setattr(engine, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
-    plan = {**PLAN, "min_epochs": 2}
+    plan = {**PLAN, "min_epochs": 1}
     train = {**TRAIN, "time_budget_minutes": minutes, "budget_plan": plan}
     recipe = parse_recipe("r", MODEL, train)
 
@@ -292,4 +298,4 @@ def test_the_probes_count_against_the_budget_they_plan(monkeypatch, minutes, cho
     choice = engine._budget_choice(recipe, setup, minutes)
     assert choice["candidate"] == chosen
     assert len(choice["epochs_bought"]) == probes
-    assert choice["warmup_seconds"] == pytest.approx(10.0 * probes)
+    assert choice["warmup_seconds"] == pytest.approx(warmup)

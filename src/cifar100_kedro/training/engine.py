@@ -174,13 +174,17 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
             factory, data.train_for, data.validation, data.steps_per_epoch, sizes
         )
         measured[index] = (timing, data.steps_per_epoch)
-        # The next (wider) candidate costs at least twice as much per epoch, and its probe
-        # takes at least as long as this one: probe it only when, after that probe, this
-        # candidate would still buy twice what is needed (else the wider one cannot buy it,
-        # and not probing it saves its warm-up: the widest ResNet-9's takes 100 s on the
-        # 2-core CPU, and a short budget's probes would eat the budget).
+        # The next (wider) candidate costs at least twice as much per image, and its probe
+        # times as many steps of its own batch: its probe is taken to last this one's times
+        # twice the batch ratio (a probe "as long as this one" let a 30-second demo budget
+        # probe the widest network, whose 10 steps of 512 images took most of the budget).
+        # Probe it only when, after that, this candidate would still buy twice what is
+        # needed (else the wider one cannot buy it, and not probing it saves its warm-up:
+        # the widest ResNet-9's takes 100 s on the 2-core CPU).
         now = time.perf_counter()
-        after_next_probe = (now - started) + (now - probe_started)
+        after_next_probe = (now - started) + (now - probe_started) * _probe_growth(
+            recipe, index
+        )
         left = _epochs_bought(
             timing, phases, data.steps_per_epoch, budget_minutes - after_next_probe / 60, cap
         )
@@ -212,6 +216,15 @@ def _budget_choice(recipe: Recipe, setup, budget_minutes: float) -> dict[str, An
         "warmup_seconds": warmup,
         "epochs_bought": {str(k): round(v, 3) for k, v in bought.items()},
     }
+
+
+def _probe_growth(recipe: Recipe, index: int | None) -> float:
+    """How many times longer the probe of the next wider candidate is taken to last."""
+    if index is None or index == 0:
+        return 1.0
+    this = candidate_recipe(recipe, index).train.batch_size
+    wider = candidate_recipe(recipe, index - 1).train.batch_size
+    return WIDER_COSTS_AT_LEAST * max(1.0, wider / this)
 
 
 def _step_seconds(timing, phases):
