@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = [
-    ROOT / "README.md",
-    ROOT / "CONTRIBUTING.md",
-    *sorted((ROOT / "docs").glob("*.md")),
-    *sorted((ROOT / "src").rglob("README.md")),
-]
+from tests.test_documented_params import DOCUMENTS as DOCUMENTS_AND_CONF
+from tests.test_documented_params import ROOT
+
+DOCUMENTS = [document for document in DOCUMENTS_AND_CONF if document.suffix == ".md"]
 FENCED_CODE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
