@@ -92,13 +92,9 @@ def synthetic_splits(train_per_class: int, test_per_class: int):
 
 def test_accuracy(model, test: dict[str, np.ndarray], label_mode: str, tta: bool) -> float:
     """Top-1 accuracy on the test split (flip TTA when the recipe asks for it)."""
-    from cifar100_kedro.training.inputs import predict_arrays
-    from cifar100_kedro.training.tta import predict_with_flip_tta
+    from cifar100_kedro.training.tta import predict_probabilities
 
-    images = test["images"]
-    probabilities = (
-        predict_with_flip_tta(model, images) if tta else predict_arrays(model, images)
-    )
+    probabilities = predict_probabilities(model, test["images"], tta=tta)
     return float((np.argmax(probabilities, axis=1) == test[label_mode]).mean())
 
 
@@ -171,7 +167,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(12, 5))
+    # One legend for both panels, outside them: inside, it hid some runs' points.
+    figure = Figure(figsize=(13, 5), layout="constrained")
     left, right = figure.subplots(1, 2)
     names = list(dict.fromkeys(r["architecture"] for r in rows))
     # One colour per architecture (tab20: up to 20; the default cycle repeats after 10).
@@ -199,9 +196,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     right.set(xlabel="training wall seconds", ylabel="validation accuracy (%)", xscale="log")
     for axis in (left, right):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+    figure.legend(*left.get_legend_handles_labels(), loc="outside right center", fontsize=8)
     figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
     figure.savefig(path, dpi=110)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import keras
@@ -94,11 +95,17 @@ def test_a_bad_plan_names_the_key_before_training(plan, message):
 
 
 def test_a_tiny_budget_trains_part_of_one_epoch_and_says_so(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="cifar100_kedro.training.engine"):
+    with (
+        caplog.at_level(logging.INFO, logger="cifar100_kedro.training.engine"),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         model, history, summary = fit_model(
             tiny_split(40, 0), tiny_split(8, 1), None, MODEL,
             {**TRAIN, "time_budget_minutes": 1e-6}, architecture="tiny_budget", work_dir=tmp_path,
         )  # fmt: skip
+    # The warm-up's timed steps ask Keras for no shuffle a dataset cannot take (no warning).
+    assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]
     assert len(history) == 1
     assert summary["budget"]["steps"] == 1 and summary["budget"]["steps_per_epoch"] == 5
     assert summary["partial_epoch"] == pytest.approx(0.2)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from cifar100_kedro.training.tta import predict_with_flip_tta
+from cifar100_kedro.training.tta import predict_probabilities, predict_with_flip_tta
 
 
 class RecordingModel:
@@ -93,3 +93,14 @@ def test_bad_input_is_refused_before_predicting(images, batch_size, message):
     with pytest.raises(ValueError, match=message):
         predict_with_flip_tta(model, images, batch_size=batch_size)
     assert model.batch_sizes == []
+
+
+def test_the_recipe_tta_flag_chooses_the_flip_average_or_the_plain_pass():
+    images = np.zeros((1, 4, 6, 3), dtype=np.uint8)
+    images[0, :, 0] = 255  # all mass on the left: plain → (1, 0), flip-averaged → (½, ½)
+    np.testing.assert_allclose(
+        predict_probabilities(RecordingModel(), images, tta=False, batch_size=4)[0], [1, 0]
+    )
+    np.testing.assert_allclose(
+        predict_probabilities(RecordingModel(), images, tta=True, batch_size=4)[0], [0.5, 0.5]
+    )

@@ -61,7 +61,7 @@ def _timed_steps(probe: keras.Model, train_ds: tf.data.Dataset, steps: int) -> f
     mark = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: batch_ends.append((batch, time.perf_counter()))
     )
-    probe.fit(train_ds.take(steps), epochs=1, verbose=0, callbacks=[mark])
+    probe.fit(train_ds.take(steps), epochs=1, verbose=0, callbacks=[mark], shuffle=False)
     if len(batch_ends) >= 2:
         (first_batch, first_time), (last_batch, last_time) = batch_ends[0], batch_ends[-1]
         return (last_time - first_time) / max(1, min(last_batch, steps - 1) - first_batch)

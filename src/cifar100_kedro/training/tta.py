@@ -54,3 +54,16 @@ def predict_with_flip_tta(model: Any, images: np.ndarray, batch_size: int = 256)
             f"{images.shape[0]} images"
         )
     return (plain + flipped) / 2.0
+
+
+def predict_probabilities(
+    model: Any, images: np.ndarray, tta: bool = False, batch_size: int = 256
+) -> np.ndarray:
+    """Class probabilities of ``images``: flip-averaged when ``tta`` (the recipe's ``tta``).
+
+    The one place a test-set score decides between a plain pass and flip TTA, so the reports
+    and the benchmarks score a model alike.
+    """
+    if tta:
+        return predict_with_flip_tta(model, images, batch_size=batch_size)
+    return predict_arrays(model, images, batch_size)

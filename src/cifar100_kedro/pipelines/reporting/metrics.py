@@ -243,16 +243,13 @@ def predict_test_set(
     batch_size = int(reporting.get("batch_size", 256))
     logger.info("%s: predicting %d test images (%s labels)", name, len(images), mode)
     # Imported here: it brings TensorFlow, which the rest of this module does not need.
-    from cifar100_kedro.training.inputs import predict_arrays
+    from cifar100_kedro.training.tta import predict_probabilities
 
     start = time.perf_counter()
-    if training_summary.get("tta"):
-        # The recipe asks for horizontal-flip test-time augmentation (e.g. resnet9_fast).
-        from cifar100_kedro.training.tta import predict_with_flip_tta
-
-        probabilities = predict_with_flip_tta(model, images, batch_size=batch_size)
-    else:
-        probabilities = predict_arrays(model, images, batch_size)
+    # Flip TTA where the recipe asks for it (e.g. resnet9_fast).
+    probabilities = predict_probabilities(
+        model, images, tta=bool(training_summary.get("tta")), batch_size=batch_size
+    )
     logger.info(
         "%s: test predictions done in %.1f s%s",
         name,
