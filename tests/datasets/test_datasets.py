@@ -33,6 +33,12 @@ def test_numpy_dataset_refuses_object_arrays(tmp_path):
         NumpyDataset(str(path)).load()
 
 
+def test_a_missing_npz_names_the_file_and_the_pipeline_that_writes_the_splits(tmp_path):
+    expected = r"train\.npz: file not found.*--pipeline=data_processing"
+    with pytest.raises(DatasetError, match=expected):
+        NumpyDataset(str(tmp_path / "train.npz")).load()
+
+
 def test_numpy_dataset_rejects_non_dict(tmp_path):
     with pytest.raises(DatasetError, match="dict of numpy arrays"):
         NumpyDataset(str(tmp_path / "x.npz")).save([1, 2])

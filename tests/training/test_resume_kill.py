@@ -171,7 +171,7 @@ train = resume.epoch_dataset(x, y, BATCH, seed=SEED, iterations=model.optimizer.
 val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(BATCH)
 model.fit(
     train, validation_data=val, epochs=EPOCHS, callbacks=[Injector(), *callbacks, state],
-    verbose=0,
+    verbose=0, shuffle=False,
 )
 
 if KILLPOINT == "after_fit":
@@ -306,7 +306,7 @@ def _tiny_fit(resume, backup_dir: Path, epochs: int = 1) -> None:
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     state = resume.TrainingState(backup_dir, fingerprint="tiny")
     data = resume.epoch_dataset(x, y, 8, seed=3, iterations=model.optimizer.iterations)
-    model.fit(data, epochs=epochs, callbacks=[state], verbose=0)
+    model.fit(data, epochs=epochs, callbacks=[state], verbose=0, shuffle=False)
 
 
 @pytest.mark.parametrize("torn", ["weights files", "every file"])

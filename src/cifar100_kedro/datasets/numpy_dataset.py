@@ -27,7 +27,12 @@ class NumpyDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]
 
     def load(self) -> dict[str, np.ndarray]:
         if not self._filepath.is_file():
-            raise DatasetError(f"{self._filepath}: file not found")
+            # A `--namespaces`/`--pipelines` run reads what an earlier run wrote: say so.
+            raise DatasetError(
+                f"{self._filepath}: file not found: an earlier pipeline writes it (the "
+                "splits in data/05_model_input/: `kedro run --pipeline=data_processing`; "
+                "a whole `kedro run` runs every pipeline in order)"
+            )
         try:
             with np.load(self._filepath, allow_pickle=False) as npz:
                 return {name: npz[name] for name in npz.files}

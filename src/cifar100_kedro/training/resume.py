@@ -48,7 +48,8 @@ turns saving on. Usage (the state callback goes after the callbacks it manages):
     state = TrainingState(work_dir / "backup", callbacks=callbacks, fingerprint=recipe_hash,
                           history_csv=work_dir / "history.csv")
     train_ds = epoch_dataset(x, y, batch_size, seed=seed, iterations=model.optimizer.iterations)
-    model.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=[*callbacks, state])
+    model.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=[*callbacks, state],
+              shuffle=False)                # the order is the dataset's (epoch_dataset)
 """
 
 from __future__ import annotations
