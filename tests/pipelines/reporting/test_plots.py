@@ -74,6 +74,22 @@ def test_best_worst_plot(predictions, label_names):
     assert "toy_cnn" in fig._suptitle.get_text()
 
 
+def test_a_panel_of_classes_never_predicted_says_so_instead_of_showing_empty_bars(
+    predictions, label_names
+):
+    report = m.classification_report_table(predictions, label_names, make_summary())
+    table = m.best_worst_classes(report, {"best_worst_n": 2})
+    scores = ["precision", "recall", "f1-score"]
+    table.loc[:, scores] = 0.5
+    fig = p.plot_best_worst_classes(table, make_summary())
+    assert not any(ax.texts for ax in fig.axes)
+    table.loc[table["group"] == "worst", scores] = 0.0
+    fig = p.plot_best_worst_classes(table, make_summary())
+    best, worst = fig.axes
+    assert not best.texts
+    assert ["no correct prediction" in t.get_text() for t in worst.texts] == [True]
+
+
 def test_training_curves_mark_best_epoch():
     fig = p.plot_training_curves(make_history(4), make_summary())
     loss_ax, acc_ax = fig.axes

@@ -231,6 +231,14 @@ def plot_best_worst_classes(table: pd.DataFrame, training_summary: dict[str, Any
         ax.set_xlabel("% on the test set", fontsize=11)
         ax.grid(axis="x", alpha=0.3)
         ax.set_title(f"{len(rows)} {group} classes by F1 (rank in brackets)", fontsize=12)
+        if not rows[[m for m, _ in metrics]].to_numpy(float).any():
+            # A short run leaves many classes with no hit: the bars are empty, so say why
+            # (and that which of the tied classes are shown is the name order's choice).
+            ax.text(
+                0.5, 0.5, "precision, recall and F1 all 0 %:\nno correct prediction of these "
+                "classes\n(ties at 0 ordered by name)", transform=ax.transAxes,
+                ha="center", va="center", fontsize=11, color="0.35",
+            )  # fmt: skip
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=10)
     fig.suptitle(
